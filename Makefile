@@ -1,0 +1,53 @@
+# flinkfn build, test and benchmark entry points. `make test` is the
+# project's test command (CI runs it through .ci/run).
+SHELL := /bin/bash
+GO    ?= go
+BIN   := .cache/bin/flinkfn
+MVN   := mvn -B -q -f integration/pom.xml
+FUZZTIME ?= 5m
+
+.PHONY: all setup build test test-go test-integration test-integration-1.20 test-pyflink demo \
+        bench-harness fuzz proto vet
+
+all: build
+
+setup:
+	scripts/setup.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/flinkfn
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
+# and the PyFlink compatibility test.
+test: setup vet test-go test-integration test-integration-1.20 test-pyflink
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-integration: build
+	$(MVN) test
+
+test-integration-1.20: build
+	$(MVN) -Pflink-1.20 test
+
+test-pyflink: build
+	integration/pyflink/run.sh
+
+# The main job: a local Flink cluster (PyFlink MiniCluster) running SQL
+# through the flinkfn worker.
+demo: setup
+	.cache/venv/bin/python scripts/demo.py
+
+bench-harness: setup
+	.cache/venv/bin/python scripts/bench_harness.py
+
+# Every fuzz target for FUZZTIME each (default 5m).
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+proto:
+	scripts/genproto.sh

@@ -1,0 +1,101 @@
+// Command flinkfn stands in for Apache Flink's Python UDF worker.
+//
+// Point Flink's python.executable at this binary. Flink first runs it as
+// `flinkfn -c "...import pyflink..."` to find the runner script directory,
+// then starts the runner, which runs
+// `flinkfn -m pyflink.fn_execution.beam.beam_boot --id=ID --provision_endpoint=HOST:PORT`.
+//
+// Other commands: `flinkfn functions` lists the registered functions and
+// their signatures; `flinkfn version` prints the version.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(os.Stderr, ee.msg)
+			}
+			os.Exit(ee.code)
+		}
+		fmt.Fprintf(os.Stderr, "flinkfn: error: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// exitError carries an exit status (and an optional message already
+// formatted for the user).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d: %s", e.code, e.msg) }
+
+const usage = `flinkfn: a Go worker for Apache Flink Python UDFs
+
+Usage:
+  flinkfn functions            list registered functions and their signatures
+  flinkfn version              print the version
+  flinkfn -m pyflink.fn_execution.beam.beam_boot --id=ID --provision_endpoint=HOST:PORT
+                               run as Flink's worker (Flink starts this)
+  flinkfn -c CODE              answer Flink's runner-script probe (Flink runs this)
+
+Use it by setting Flink's python.executable to the absolute path of this binary.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{code: 2}
+	}
+	switch args[0] {
+	case "-c":
+		return runProbe(args[1:], stdout)
+	case "-m":
+		if len(args) < 2 {
+			return errors.New("-m needs a module name")
+		}
+		return runModule(ctx, args[1], args[2:], getenv, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], getenv, stderr)
+	case "functions":
+		return runFunctions(stdout)
+	case "version", "--version", "-V":
+		fmt.Fprintf(stdout, "flinkfn %s\n", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return exitError{code: 2, msg: fmt.Sprintf("flinkfn: unknown command %q", args[0])}
+}
+
+func runModule(ctx context.Context, module string, args []string, getenv func(string) string, stderr io.Writer) error {
+	switch module {
+	case "pyflink.fn_execution.beam.beam_boot", "pyflink.fn_execution.boot":
+		return runWorker(ctx, args, getenv, stderr)
+	case "pip":
+		return exitError{code: 1, msg: "flinkfn: Flink asked to pip-install Python requirements (python.requirements is set). " +
+			"flinkfn runs Go functions and installs nothing: remove python.requirements from the job configuration."}
+	}
+	return exitError{code: 1, msg: fmt.Sprintf("flinkfn: cannot run Python module %q: flinkfn is not a Python interpreter; "+
+		"it only serves as Flink's UDF worker (python.executable). Use a real Python for python.client.executable.", module)}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) string { return "" }
+
+func TestProbePrintsRunnerDir(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	var out bytes.Buffer
+	code := "import pyflink;import os;print(os.path.join(os.path.abspath(os.path.dirname(pyflink.__file__)), 'bin'))"
+	if err := run(context.Background(), []string{"-c", code}, noEnv, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(out.String())
+	script := filepath.Join(dir, "pyflink-udf-runner.sh")
+	st, err := os.Stat(script)
+	if err != nil {
+		t.Fatalf("runner script: %v", err)
+	}
+	if st.Mode()&0o111 == 0 {
+		t.Fatalf("runner script is not executable: %v", st.Mode())
+	}
+	body, _ := os.ReadFile(script)
+	exe, _ := os.Executable()
+	exe, _ = filepath.EvalSymlinks(exe)
+	if !strings.HasPrefix(string(body), "#!/bin/sh\n") || !strings.Contains(string(body), exe) ||
+		!strings.Contains(string(body), "-m pyflink.fn_execution.beam.beam_boot \"$@\"") {
+		t.Fatalf("unexpected runner script:\n%s", body)
+	}
+	// Idempotent: a second probe returns the same directory.
+	var out2 bytes.Buffer
+	if err := run(context.Background(), []string{"-c", code}, noEnv, &out2, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if out2.String() != out.String() {
+		t.Fatalf("second probe printed %q, first %q", out2.String(), out.String())
+	}
+}
+
+func TestProbeRejectsOtherPython(t *testing.T) {
+	for _, code := range []string{"print(1)", "import sys;import sysconfig;print(sysconfig.get_path('platlib'))"} {
+		err := run(context.Background(), []string{"-c", code}, noEnv, &bytes.Buffer{}, &bytes.Buffer{})
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "flinkfn") {
+			t.Errorf("code %q: got %v, want a clear exit-1 error", code, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-c", "import sys;print(sys.version)"}, noEnv, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "3.") {
+		t.Fatalf("sys.version probe printed %q", out.String())
+	}
+}
+
+func TestWorkerWithoutEndpointFailsClearly(t *testing.T) {
+	bootDir := t.TempDir()
+	env := func(k string) string {
+		if k == "BOOT_LOG_DIR" {
+			return bootDir
+		}
+		return ""
+	}
+	err := run(context.Background(), []string{"-m", "pyflink.fn_execution.beam.beam_boot", "--id=1-1"}, env, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "provision_endpoint") {
+		t.Fatalf("got %v", err)
+	}
+	log, _ := os.ReadFile(filepath.Join(bootDir, bootLogName))
+	if !strings.Contains(string(log), "provision_endpoint") {
+		t.Fatalf("boot log does not explain the failure: %q", log)
+	}
+}
+
+func TestWorkerUnreachableEndpointNamesIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runWorkerWithTimeout(ctx, []string{"--id=7-1", "--provision_endpoint=127.0.0.1:1", "--unknown=x"}, noEnv, &stderr)
+	}()
+	err := <-done
+	var ee exitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.msg, "127.0.0.1:1") || !strings.Contains(ee.msg, "7-1") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseKnown(t *testing.T) {
+	var id, ep string
+	parseKnown([]string{"--semi_persist_dir=/x", "--id", "3-4", "-junk", "--provision_endpoint=localhost:99"},
+		map[string]*string{"id": &id, "provision_endpoint": &ep})
+	if id != "3-4" || ep != "localhost:99" {
+		t.Fatalf("id=%q endpoint=%q", id, ep)
+	}
+}
+
+func TestFunctionsListsBuiltins(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"functions"}, noEnv, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"udfs.builtin.upper(s CHAR | VARCHAR)", "udfs.builtin.split_words", "table", "udfs.builtin.id_decimal"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("functions output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func runWorkerWithTimeout(ctx context.Context, args []string, getenv func(string) string, stderr *bytes.Buffer) error {
+	return runWorkerTimeout(ctx, args, getenv, stderr, 2*time.Second)
+}

@@ -1,0 +1,288 @@
+package fnharness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// dataStream is the part of the generated data client we use.
+type dataStream interface {
+	Send(*fnpb.Elements) error
+	Recv() (*fnpb.Elements, error)
+	CloseSend() error
+}
+
+var _ dataStream = (fnpb.BeamFnData_DataClient)(nil)
+
+const (
+	// inboxCap bounds the Data messages buffered per (instruction,
+	// transform). When a bundle's consumer is slow the reader blocks on
+	// purpose: that is the backpressure Flink sees.
+	inboxCap = 16
+	// endedCap bounds the memory of finished instructions whose late data
+	// is dropped.
+	endedCap = 4096
+)
+
+type inboxKey struct{ instruction, transform string }
+
+type inbox struct {
+	ch   chan *fnpb.Elements_Data
+	done chan struct{} // closed when the instruction ended
+}
+
+// dataManager owns one multiplexed Data stream per data endpoint URL.
+type dataManager struct {
+	ctx context.Context
+	log *slog.Logger
+
+	mu     sync.Mutex
+	conns  map[string]*dataConn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newDataManager(ctx context.Context, log *slog.Logger) *dataManager {
+	return &dataManager{ctx: ctx, log: log, conns: map[string]*dataConn{}}
+}
+
+// conn returns the stream for url, connecting on first use.
+func (m *dataManager) conn(url string) (*dataConn, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("data manager closed")
+	}
+	if c, ok := m.conns[url]; ok {
+		return c, nil
+	}
+	cc, err := dial(url)
+	if err != nil {
+		return nil, fmt.Errorf("dial data endpoint %s: %w", url, err)
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	stream, err := fnpb.NewBeamFnDataClient(cc).Data(ctx, grpc.WaitForReady(true))
+	if err != nil {
+		cancel()
+		cc.Close()
+		return nil, fmt.Errorf("open data stream %s: %w", url, err)
+	}
+	c := &dataConn{
+		url:     url,
+		log:     m.log.With("data_endpoint", url),
+		cc:      cc,
+		cancel:  cancel,
+		stream:  stream,
+		out:     make(chan *fnpb.Elements, 16),
+		inboxes: map[inboxKey]*inbox{},
+		ended:   newRing(endedCap),
+		broken:  make(chan struct{}),
+	}
+	m.conns[url] = c
+	m.wg.Add(2)
+	go func() { defer m.wg.Done(); c.readLoop() }()
+	go func() { defer m.wg.Done(); c.writeLoop(ctx) }()
+	return c, nil
+}
+
+// End forgets an instruction on every stream; late data for it is dropped.
+func (m *dataManager) End(instruction string) {
+	m.mu.Lock()
+	conns := make([]*dataConn, 0, len(m.conns))
+	for _, c := range m.conns {
+		conns = append(conns, c)
+	}
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.end(instruction)
+	}
+}
+
+// Close stops every stream and waits for their goroutines.
+func (m *dataManager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	conns := m.conns
+	m.conns = map[string]*dataConn{}
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	m.wg.Wait()
+}
+
+type dataConn struct {
+	url    string
+	log    *slog.Logger
+	cc     *grpc.ClientConn
+	cancel context.CancelFunc
+	stream dataStream
+	out    chan *fnpb.Elements
+
+	mu      sync.Mutex
+	inboxes map[inboxKey]*inbox
+	ended   *ring
+	err     error
+	broken  chan struct{} // closed when the stream failed
+}
+
+// inbox returns the queue for (instruction, transform), creating it: data
+// may arrive before its bundle's request, so either side can create it.
+func (c *dataConn) inbox(instruction, transform string) *inbox {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := inboxKey{instruction, transform}
+	if ib, ok := c.inboxes[k]; ok {
+		return ib
+	}
+	ib := &inbox{ch: make(chan *fnpb.Elements_Data, inboxCap), done: make(chan struct{})}
+	if c.ended.has(instruction) {
+		close(ib.done)
+		return ib
+	}
+	c.inboxes[k] = ib
+	return ib
+}
+
+func (c *dataConn) end(instruction string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended.add(instruction)
+	for k, ib := range c.inboxes {
+		if k.instruction == instruction {
+			close(ib.done)
+			delete(c.inboxes, k)
+		}
+	}
+}
+
+func (c *dataConn) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.broken)
+	}
+}
+
+// streamErr is the error that broke the stream, if any.
+func (c *dataConn) streamErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// readLoop is the only goroutine that calls stream.Recv. It hands each Data
+// message to its inbox, blocking while that inbox is full.
+func (c *dataConn) readLoop() {
+	for {
+		msg, err := c.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
+				c.fail(fmt.Errorf("data stream %s closed", c.url))
+			} else {
+				c.fail(fmt.Errorf("data stream %s: %w", c.url, err))
+			}
+			return
+		}
+		for _, d := range msg.GetData() {
+			ib := c.inbox(d.GetInstructionId(), d.GetTransformId())
+			select {
+			case ib.ch <- d:
+			case <-ib.done: // instruction ended (failed or finished): drop
+			}
+		}
+		if len(msg.GetTimers()) > 0 {
+			c.log.Warn("timers received but not supported; dropped", "count", len(msg.GetTimers()))
+		}
+	}
+}
+
+// writeLoop is the only goroutine that calls stream.Send.
+func (c *dataConn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case msg := <-c.out:
+			if err := c.stream.Send(msg); err != nil {
+				c.fail(fmt.Errorf("data stream %s send: %w", c.url, err))
+				return
+			}
+		case <-ctx.Done():
+			return
+		case <-c.broken:
+			return
+		}
+	}
+}
+
+// send queues one Data message for sending.
+func (c *dataConn) send(ctx context.Context, d *fnpb.Elements_Data) error {
+	select {
+	case c.out <- &fnpb.Elements{Data: []*fnpb.Elements_Data{d}}:
+		return nil
+	case <-c.broken:
+		return c.streamErr()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// receive returns the next Data message of an inbox.
+func (c *dataConn) receive(ctx context.Context, ib *inbox) (*fnpb.Elements_Data, error) {
+	select {
+	case d := <-ib.ch:
+		return d, nil
+	default:
+	}
+	select {
+	case d := <-ib.ch:
+		return d, nil
+	case <-c.broken:
+		return nil, c.streamErr()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *dataConn) close() {
+	c.mu.Lock()
+	err := c.err
+	c.mu.Unlock()
+	if err == nil {
+		_ = c.stream.CloseSend()
+	}
+	c.cancel()
+	c.cc.Close()
+}
+
+// ring is a fixed-size set of recent strings.
+type ring struct {
+	items []string
+	set   map[string]struct{}
+	next  int
+}
+
+func newRing(n int) *ring { return &ring{items: make([]string, n), set: make(map[string]struct{}, n)} }
+
+func (r *ring) add(s string) {
+	if _, ok := r.set[s]; ok {
+		return
+	}
+	if old := r.items[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.items[r.next] = s
+	r.set[s] = struct{}{}
+	r.next = (r.next + 1) % len(r.items)
+}
+
+func (r *ring) has(s string) bool { _, ok := r.set[s]; return ok }

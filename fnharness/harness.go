@@ -1,0 +1,143 @@
+// Package fnharness is flinkfn's Beam Fn API client: it provisions, opens
+// the control, data and logging streams to Flink's Python operator, turns
+// each ProcessBundleDescriptor into a plan of Go functions and runs bundles.
+//
+// Dependencies: Beam's generated protos, Flink's payload protos
+// (internal/flinkpb), Flink's coders (coder), the pickle reader
+// (internal/pickle) and the function contract (fn). It never imports
+// udfs or inference: functions arrive through an *fn.Registry.
+package fnharness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/flinkfn/flinkfn/fnharness/fn"
+)
+
+// Options configures one worker session (one Flink environment).
+type Options struct {
+	// WorkerID is Flink's --id; sent as worker_id metadata on every call.
+	WorkerID string
+	// ProvisionEndpoint is Flink's --provision_endpoint (host:port).
+	ProvisionEndpoint string
+	// Registry holds the functions this worker can run.
+	Registry *fn.Registry
+	// Logger receives the worker's own logs; Run adds a handler that also
+	// forwards them to Flink's logging stream once it is open.
+	Logger *slog.Logger
+	// ConnectTimeout bounds provisioning and the first control connection.
+	ConnectTimeout time.Duration
+	// OnConnected, if set, is called once the control stream is open.
+	OnConnected func()
+}
+
+// Run provisions and serves one worker session until the control stream
+// ends (returns nil) or ctx is cancelled (returns nil after closing the
+// streams). Errors are returned only for failures to start.
+func Run(ctx context.Context, opts Options) error {
+	if opts.WorkerID == "" {
+		return errors.New("worker id is empty (Flink passes --id=<id>)")
+	}
+	if opts.ProvisionEndpoint == "" {
+		return errors.New("provision endpoint is empty (Flink passes --provision_endpoint=<host:port>)")
+	}
+	if opts.Registry == nil {
+		return errors.New("no function registry")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 60 * time.Second
+	}
+	log := opts.Logger.With("worker_id", opts.WorkerID)
+
+	ctx = metadata.AppendToOutgoingContext(ctx, "worker_id", opts.WorkerID)
+	info, err := provision(ctx, opts.ProvisionEndpoint, opts.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	controlURL := info.GetControlEndpoint().GetUrl()
+	if controlURL == "" {
+		return fmt.Errorf("provision info from %s has no control endpoint", opts.ProvisionEndpoint)
+	}
+	log.Info("provisioned", "control", controlURL, "logging", info.GetLoggingEndpoint().GetUrl())
+
+	sessCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Logging stream: best effort. A worker without it still works.
+	var logs *logForwarder
+	if url := info.GetLoggingEndpoint().GetUrl(); url != "" {
+		logs, err = openLogForwarder(sessCtx, url, log.Handler())
+		if err != nil {
+			log.Warn("logging stream unavailable; logs stay local", "err", err)
+		} else {
+			defer logs.Close()
+			log = slog.New(logs.Handler()).With("worker_id", opts.WorkerID)
+		}
+	}
+
+	conn, err := dial(controlURL)
+	if err != nil {
+		return fmt.Errorf("dial control endpoint %s: %w", controlURL, err)
+	}
+	defer conn.Close()
+
+	data := newDataManager(sessCtx, log)
+	defer data.Close()
+
+	s := &session{
+		log:      log,
+		registry: opts.Registry,
+		control:  fnpb.NewBeamFnControlClient(conn),
+		data:     data,
+		plans:    newPlanCache(),
+	}
+	return s.serve(sessCtx, opts.ConnectTimeout, opts.OnConnected)
+}
+
+// dial opens an insecure HTTP/2 connection with Flink-compatible settings:
+// no message size limits (Flink's servers allow Integer.MAX_VALUE) and
+// keep-alive pings no more often than Flink's servers permit (every 20 s at
+// most, and only while a call is active).
+func dial(target string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(math.MaxInt32),
+			grpc.MaxCallSendMsgSize(math.MaxInt32),
+		),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{
+			Time:                60 * time.Second,
+			Timeout:             20 * time.Second,
+			PermitWithoutStream: false,
+		}),
+	)
+}
+
+func provision(ctx context.Context, endpoint string, timeout time.Duration) (*fnpb.ProvisionInfo, error) {
+	conn, err := dial(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("dial provision endpoint %s: %w", endpoint, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := fnpb.NewProvisionServiceClient(conn).GetProvisionInfo(ctx, &fnpb.GetProvisionInfoRequest{}, grpc.WaitForReady(true))
+	if err != nil {
+		return nil, fmt.Errorf("get provision info from %s: %w", endpoint, err)
+	}
+	return resp.GetInfo(), nil
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything flinkfn's build, tests and demo need on a fresh machine.
+# Idempotent: each step checks what is already there. Caches under .cache/
+# (ignored by git) and Maven's local repository.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/.cache"
+mkdir -p "$CACHE/bin"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. Go modules.
+log "go modules"
+(cd "$ROOT" && go mod download)
+
+# 2. Python venv with PyFlink from PyPI (compatibility tests and the stock-worker benchmark).
+PYFLINK_VERSION="$(cat "$ROOT/scripts/pyflink-version")"
+VENV="$CACHE/venv"
+if ! "$VENV/bin/python" -c "import pyflink, sys; from importlib.metadata import version; sys.exit(0 if version('apache-flink') == '$PYFLINK_VERSION' else 1)" 2>/dev/null; then
+  log "python venv with apache-flink==$PYFLINK_VERSION"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q "apache-flink==$PYFLINK_VERSION" pytest
+fi
+"$VENV/bin/python" -c "import pytest" 2>/dev/null || "$VENV/bin/pip" install -q pytest
+
+# 3. Maven dependencies of the integration tests (Flink 2.x and the 1.20 profile).
+if [ -f "$ROOT/integration/pom.xml" ]; then
+  log "maven dependencies"
+  mvn -q -B -f "$ROOT/integration/pom.xml" -DskipTests test-compile
+  mvn -q -B -f "$ROOT/integration/pom.xml" -Pflink-1.20 -DskipTests test-compile
+fi
+
+# 4. The flinkfn binary.
+log "build flinkfn"
+(cd "$ROOT" && go build -o "$CACHE/bin/flinkfn" ./cmd/flinkfn)
+log "done"
