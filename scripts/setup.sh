@@ -30,6 +30,10 @@ if [ -f "$ROOT/integration/pom.xml" ]; then
   mvn -q -B -f "$ROOT/integration/pom.xml" -Pflink-1.20 -DskipTests test-compile
 fi
 
+if [ -f "$ROOT/integration/memcheck/pom.xml" ]; then
+  mvn -q -B -f "$ROOT/integration/memcheck/pom.xml" -DskipTests test-compile
+fi
+
 # 4. The flinkfn binary.
 log "build flinkfn"
 (cd "$ROOT" && go build -o "$CACHE/bin/flinkfn" ./cmd/flinkfn)

@@ -27,6 +27,11 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			fmt.Fprintf(os.Stderr, "flinkfn: %v\n", err)
+			os.Exit(ec.ExitCode())
+		}
 		var ee exitError
 		if errors.As(err, &ee) {
 			if ee.msg != "" {
@@ -53,6 +58,8 @@ const usage = `flinkfn: a Go worker for Apache Flink Python UDFs
 Usage:
   flinkfn functions            list registered functions and their signatures
   flinkfn version              print the version
+  flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
+                               check TaskManager memory before deploying
   flinkfn -m pyflink.fn_execution.beam.beam_boot --id=ID --provision_endpoint=HOST:PORT
                                run as Flink's worker (Flink starts this)
   flinkfn -c CODE              answer Flink's runner-script probe (Flink runs this)
@@ -77,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, args[1:], getenv, stderr)
 	case "functions":
 		return runFunctions(stdout)
+	case "plan":
+		return runPlan(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-V":
 		fmt.Fprintf(stdout, "flinkfn %s\n", version)
 		return nil

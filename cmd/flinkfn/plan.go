@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/flinkfn/flinkfn/flinkconf"
+)
+
+// Exit statuses of "flinkfn plan".
+const (
+	planExitWillNotFit = 1 // the workers will be OOM-killed
+	planExitUsage      = 2 // bad flags or unreadable files
+	planExitFlinkError = 3 // Flink itself rejects the configuration
+)
+
+// planExitError carries the exit status "flinkfn plan" should end with.
+type planExitError struct {
+	code int
+	err  error
+}
+
+func (e *planExitError) Error() string { return e.err.Error() }
+func (e *planExitError) Unwrap() error { return e.err }
+
+// ExitCode is the process exit status.
+func (e *planExitError) ExitCode() int { return e.code }
+
+const planUsage = `usage: flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
+
+Derives the TaskManager memory exactly as Flink 2.3 does, prints it in the
+shape of Flink's start-up log with the per-slot budget, what the workers
+need, a verdict (fits / will be OOM-killed / memory wasted) and settings
+that fit the same container. Exit status 1 when the workers will not fit,
+2 for usage errors, 3 when Flink itself rejects the configuration.
+`
+
+// runPlan implements "flinkfn plan".
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, planUsage)
+		fs.PrintDefaults()
+	}
+	config := fs.String("config", "", "Flink config.yaml, flink-conf.yaml or $FLINK_CONF_DIR (required)")
+	compose := fs.String("compose", "", "docker-compose file with the TaskManager service")
+	service := fs.String("service", "taskmanager", "compose service of the TaskManager")
+	model := fs.String("model", "", "model folder to measure (default: all-MiniLM-L6-v2 estimate)")
+	mode := fs.String("mode", string(flinkconf.ModePool), "flinkfn worker mode: process (one worker per slot) or pool (one per TaskManager)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	shape := fs.String("shape", "python", "what shares the slots: python, python+rocksdb, python+operators, python+operators+rocksdb, python+hashmap")
+	sessions := fs.Int("sessions-per-slot", 1, "Python operators (worker sessions) per slot")
+	stockRSS := fs.String("python-worker-rss", "400m", "RSS of one stock PyFlink worker, for comparison (Flink memory syntax)")
+	headroom := fs.Float64("headroom", 1.2, "safety factor on the workers' need in recommendations")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &planExitError{planExitUsage, err}
+	}
+	if *config == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return &planExitError{planExitUsage, errors.New("plan: --config FILE is required and takes no positional arguments")}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	in, err := planInput(*config, *compose, *service, *model, *mode, *shape, *stockRSS, *sessions, *headroom)
+	if err != nil {
+		return &planExitError{planExitUsage, fmt.Errorf("plan: %w", err)}
+	}
+	p, err := flinkconf.BuildPlan(in)
+	if err != nil {
+		code := planExitUsage
+		var fe *flinkconf.FlinkError
+		if errors.As(err, &fe) {
+			code = planExitFlinkError
+		}
+		return &planExitError{code, fmt.Errorf("plan: Flink would reject %s: %w", *config, err)}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			return fmt.Errorf("plan: write JSON: %w", err)
+		}
+	} else if err := p.WriteText(stdout); err != nil {
+		return fmt.Errorf("plan: write report: %w", err)
+	}
+	if !p.Fits() {
+		return &planExitError{planExitWillNotFit, fmt.Errorf("plan: %s: %s", p.Verdict, p.Selected.Summary)}
+	}
+	return nil
+}
+
+func planInput(config, compose, service, model, mode, shape, stockRSS string, sessions int, headroom float64) (flinkconf.PlanInput, error) {
+	cfg, err := flinkconf.LoadPath(config)
+	if err != nil {
+		return flinkconf.PlanInput{}, err
+	}
+	in := flinkconf.PlanInput{Config: cfg, Mode: flinkconf.WorkerMode(mode), SessionsPerSlot: sessions, Headroom: headroom}
+	if in.Shape, err = flinkconf.ParseJobShape(shape); err != nil {
+		return in, err
+	}
+	if in.StockWorkerRSS, err = flinkconf.ParseMemorySize(stockRSS); err != nil {
+		return in, fmt.Errorf("--python-worker-rss %s: %w", strconv.Quote(stockRSS), err)
+	}
+	if model != "" {
+		fp, err := flinkconf.MeasureModel(model)
+		if err != nil {
+			return in, err
+		}
+		in.Model = &fp
+	}
+	if compose != "" {
+		if in.Container, err = flinkconf.LoadComposeLimit(compose, service); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}

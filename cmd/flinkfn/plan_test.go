@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func seedFile(name string) string {
+	return filepath.Join("..", "..", "flinkconf", "testdata", "seed", name)
+}
+
+func TestRunPlanSeedPool(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := runPlan(context.Background(), []string{
+		"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--service", "taskmanager",
+	}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("runPlan: %v\n%s", err, errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		// Flink's start-up log lines, verbatim
+		"Final TaskExecutor Memory configuration:",
+		"  Total Process Memory:          12.000gb (12884901888 bytes)",
+		"        Task:                    3.800gb (4080218912 bytes)",
+		"          Network:               512.000mb (536870912 bytes)",
+		"    JVM Overhead:                1.200gb (1288490208 bytes)",
+		"-Xmx4214436640 -Xms4214436640 -XX:MaxDirectMemorySize=4966055936 -XX:MaxMetaspaceSize=268435456",
+		"_PYTHON_WORKER_MEMORY_LIMIT per slot: 357913941",
+		"6 stock PyFlink workers do NOT fit",
+		"MEMORY WASTED",
+		"Recommended settings for flinkfn pool mode",
+		"task.off-heap.size: 0m",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestRunPlanJSON(t *testing.T) {
+	var out bytes.Buffer
+	err := runPlan(context.Background(), []string{"--config", seedFile("config.yaml"), "--mode", "process", "--json"}, &out, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Mode        string `json:"mode"`
+		Verdict     string `json:"verdict"`
+		TaskManager struct {
+			TaskHeap int64 `json:"task_heap"`
+		} `json:"taskmanager"`
+		Recommendation struct {
+			TaskManager struct {
+				TotalProcess int64 `json:"total_process"`
+			} `json:"taskmanager"`
+		} `json:"recommendation"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Mode != "process" || p.TaskManager.TaskHeap != 4080218912 || p.Recommendation.TaskManager.TotalProcess != 12884901888 {
+		t.Errorf("unexpected JSON plan: %+v", p)
+	}
+}
+
+func TestRunPlanWillNotFitExitCode(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	// 2 GiB TaskManager, 8 slots, default 40 % managed: far too little for 8 process-mode workers.
+	if err := os.WriteFile(cfg, []byte("taskmanager.memory.process.size: 2g\ntaskmanager.numberOfTaskSlots: 8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, &out, &bytes.Buffer{})
+	var ec interface{ ExitCode() int }
+	if !errors.As(err, &ec) || ec.ExitCode() != 1 {
+		t.Fatalf("want exit code 1, got %v", err)
+	}
+	if !strings.Contains(out.String(), "WILL BE OOM-KILLED") {
+		t.Errorf("verdict missing:\n%s", out.String())
+	}
+}
+
+func TestRunPlanErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(bad, []byte("taskmanager.memory.process.size: 768m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{nil, 2, "--config"},
+		{[]string{"--config", bad, "--mode", "threads"}, 2, "unknown worker mode"},
+		{[]string{"--config", bad}, 3, "TaskManager memory configuration failed: Sum of configured Framework Heap Memory"},
+		{[]string{"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--service", "nope"}, 2, "no service"},
+	} {
+		err := runPlan(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		var ec interface{ ExitCode() int }
+		if !errors.As(err, &ec) || ec.ExitCode() != tc.code || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%v: got %v, want exit %d mentioning %q", tc.args, err, tc.code, tc.msg)
+		}
+	}
+}
