@@ -25,7 +25,6 @@ type bundle struct {
 	id    string
 	sink  *dataConn
 	out   []byte // encoded elements not yet sent
-	row   []byte // scratch for one encoded row
 	stats bundleStats
 
 	slab    []fn.Value   // decoded input fields of the current chunk
@@ -157,13 +156,11 @@ func (b *bundle) evalTable(ctx context.Context) error {
 
 // emit encodes one output row as an element (varint length ‖ row bytes).
 func (b *bundle) emit(kind fn.RowKind, fields []fn.Value, inputRow int) error {
-	var err error
-	b.row, err = b.p.out.rc.Encode(b.row[:0], kind, fields)
+	out, err := b.p.out.rc.AppendElement(b.out, kind, fields)
 	if err != nil {
 		return fmt.Errorf("bundle %s: encode the result of input row %d: %w (function(s) %s)", b.id, b.stats.rowsIn+int64(inputRow), err, b.p.functionNames())
 	}
-	b.out = binary.AppendUvarint(b.out, uint64(len(b.row)))
-	b.out = append(b.out, b.row...)
+	b.out = out
 	b.stats.rowsOut++
 	return nil
 }

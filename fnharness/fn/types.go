@@ -128,7 +128,7 @@ func (t Type) write(b *strings.Builder) {
 				b.WriteString(", ")
 			}
 			if f.Name != "" {
-				b.WriteString("`" + f.Name + "` ")
+				b.WriteString("`" + strings.ReplaceAll(f.Name, "`", "``") + "` ")
 			}
 			f.Type.write(b)
 		}
