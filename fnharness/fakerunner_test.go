@@ -239,7 +239,7 @@ func (r *fakeRunner) descriptor(t *testing.T, id, urn string, udfs *flinkpb.User
 			"transform":         {UniqueName: "transform", Spec: &pipepb.FunctionSpec{Urn: urn, Payload: mustMarshal(udfs)}, Inputs: map[string]string{"input": "input"}, Outputs: map[string]string{"output": "output"}},
 			"fn/write/output:0": {Spec: &pipepb.FunctionSpec{Urn: urnSink, Payload: port("wire_out")}, Inputs: map[string]string{"local_input": "output"}},
 		},
-		Coders:                     coders,
+		Coders:                    coders,
 		StateApiServiceDescriptor: &pipepb.ApiServiceDescriptor{Url: r.addr},
 	}
 	r.mu.Lock()
@@ -261,7 +261,7 @@ func rowCoderDesc(mode flinkpb.CoderInfoDescriptor_Mode, sep bool, fields ...*fl
 	return &flinkpb.CoderInfoDescriptor{
 		DataType: &flinkpb.CoderInfoDescriptor_FlattenRowType_{FlattenRowType: &flinkpb.CoderInfoDescriptor_FlattenRowType{
 			Schema: &flinkpb.Schema{Fields: fields}}},
-		Mode:                     mode,
+		Mode:                    mode,
 		SeparatedWithEndMessage: sep,
 	}
 }
@@ -270,7 +270,9 @@ func udf(module, name string, table bool, inputs ...*flinkpb.Input) *flinkpb.Use
 	return &flinkpb.UserDefinedFunction{Payload: pickle.ByReference(module, name, table), Inputs: inputs}
 }
 
-func col(i int32) *flinkpb.Input { return &flinkpb.Input{Input: &flinkpb.Input_InputOffset{InputOffset: i}} }
+func col(i int32) *flinkpb.Input {
+	return &flinkpb.Input{Input: &flinkpb.Input_InputOffset{InputOffset: i}}
+}
 
 // encodeRows frames rows as Flink sends them: varint(len) ‖ row bytes.
 func encodeRows(t *testing.T, types []fn.Type, rows ...[]fn.Value) []byte {
