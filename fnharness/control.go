@@ -68,8 +68,14 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 		sendErr <- err
 	}()
 
+	// Bundles run under their own context: when the control stream ends
+	// (Flink closed the environment, possibly with bundles outstanding),
+	// they are cancelled so the worker exits promptly.
+	bundleCtx, cancelBundles := context.WithCancel(ctx)
+	defer cancelBundles()
 	var bundles sync.WaitGroup
-	recvErr := s.recvLoop(ctx, stream, out, &bundles)
+	recvErr := s.recvLoop(bundleCtx, stream, out, &bundles)
+	cancelBundles()
 	bundles.Wait()
 	close(out)
 	if err := <-sendErr; err != nil && recvErr == nil && ctx.Err() == nil {

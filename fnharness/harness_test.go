@@ -346,3 +346,17 @@ func assertRows(t *testing.T, got, want [][]fn.Value) {
 		}
 	}
 }
+
+func TestControlEndCancelsOutstandingBundles(t *testing.T) {
+	r := newFakeRunner(t)
+	scalarDescriptor(t, r, "d1")
+	w := startWorker(t, r)
+	r.requests <- bundleRequest("stuck", "d1")
+	<-r.dataReady
+	r.sendData(inputData("stuck", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("a")}), false)) // never is_last
+	time.Sleep(50 * time.Millisecond)
+	close(r.requests)
+	if err := w.wait(t); err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+}
