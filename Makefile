@@ -6,7 +6,7 @@ BIN   := .cache/bin/flinkfn
 MVN   := mvn -B -q -f integration/pom.xml
 FUZZTIME ?= 5m
 
-.PHONY: all setup build test test-go test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
+.PHONY: all setup build test test-proto test-go test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
         bench-harness fuzz proto vet
 
 all: build
@@ -23,10 +23,14 @@ vet:
 
 # The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
 # and the PyFlink compatibility test.
-test: setup vet test-go test-flinkconf test-integration test-integration-1.20 test-pyflink
+test: setup vet test-proto test-go test-flinkconf test-integration test-integration-1.20 test-pyflink
 
 test-go:
 	$(GO) test -count=1 ./...
+
+# Our Flink payload proto vs the one PyFlink ships.
+test-proto:
+	.cache/venv/bin/python scripts/check_proto.py
 
 # Flink's own memory utilities vs flinkconf over the configuration corpus.
 test-flinkconf:

@@ -8,6 +8,16 @@ CACHE="$ROOT/.cache"
 mkdir -p "$CACHE/bin"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# 0. protoc (Debian's protobuf-compiler): checks and regenerates our Flink payload proto.
+if ! command -v protoc >/dev/null; then
+  log "protoc (apt)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq protobuf-compiler >/dev/null
+  else
+    sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq protobuf-compiler >/dev/null
+  fi
+fi
+
 # 1. Go modules.
 log "go modules"
 (cd "$ROOT" && go mod download)
