@@ -137,8 +137,16 @@ func (s *session) processBundle(ctx context.Context, id string, req *fnpb.Proces
 		}
 		s.data.End(id)
 	}()
-	p, err := s.plans.get(ctx, s.control, s.registry, req.GetProcessBundleDescriptorId())
+	p, urls, err := s.plans.get(ctx, s.control, s.registry, req.GetProcessBundleDescriptorId())
 	if err != nil {
+		// Connect the data plane anyway: Flink waits for a data client
+		// before it reads our error response (else it times out after
+		// minutes with "No client connected within timeout").
+		for _, u := range urls {
+			if _, cerr := s.data.conn(u); cerr != nil {
+				log.Warn("cannot open data stream", "url", u, "err", cerr)
+			}
+		}
 		log.Error("bundle setup failed", "err", err)
 		return &fnpb.InstructionResponse{InstructionId: id, Error: err.Error()}
 	}

@@ -360,3 +360,24 @@ func TestControlEndCancelsOutstandingBundles(t *testing.T) {
 		t.Fatalf("Run returned %v", err)
 	}
 }
+
+// Flink waits for a data client before it looks at the response of a
+// bundle, so a bundle whose setup fails must still connect the data plane.
+func TestSetupFailureStillConnectsData(t *testing.T) {
+	r := newFakeRunner(t)
+	r.descriptor(t, "bad", urnScalarFunction,
+		&flinkpb.UserDefinedFunctions{Udfs: []*flinkpb.UserDefinedFunction{udf("no.such", "fn", false, col(0))}},
+		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, false, protoField("n", pbBigint)),
+		rowCoderDesc(flinkpb.CoderInfoDescriptor_SINGLE, false, protoField("f0", pbString)),
+	)
+	startWorker(t, r)
+	r.requests <- bundleRequest("b1", "bad")
+	if resp := r.awaitResponse(t); !strings.Contains(resp.GetError(), "unknown function no.such.fn") {
+		t.Fatalf("response %v", resp)
+	}
+	select {
+	case <-r.dataReady:
+	case <-time.After(5 * time.Second):
+		t.Fatal("worker did not connect the data stream for a failed bundle")
+	}
+}

@@ -42,6 +42,10 @@ type planEntry struct {
 	done chan struct{}
 	p    *plan
 	err  error
+	// urls are the data endpoints the descriptor names, known even when
+	// building the plan failed: the worker must still connect to them,
+	// because Flink waits for a data client before it sends any input.
+	urls []string
 }
 
 func newPlanCache() *planCache {
@@ -54,16 +58,16 @@ func (c *planCache) offer(d *fnpb.ProcessBundleDescriptor) {
 	c.offered[d.GetId()] = d
 }
 
-func (c *planCache) get(ctx context.Context, control fnpb.BeamFnControlClient, reg *fn.Registry, id string) (*plan, error) {
+func (c *planCache) get(ctx context.Context, control fnpb.BeamFnControlClient, reg *fn.Registry, id string) (*plan, []string, error) {
 	c.mu.Lock()
 	e, ok := c.entries[id]
 	if ok {
 		c.mu.Unlock()
 		select {
 		case <-e.done:
-			return e.p, e.err
+			return e.p, e.urls, e.err
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	e = &planEntry{done: make(chan struct{})}
@@ -85,11 +89,34 @@ func (c *planCache) get(ctx context.Context, control fnpb.BeamFnControlClient, r
 		c.mu.Unlock()
 		e.err = fetchErr
 		close(e.done)
-		return nil, fetchErr
+		return nil, nil, fetchErr
 	}
+	e.urls = dataURLs(d)
 	e.p, e.err = buildPlan(d, reg)
 	close(e.done)
-	return e.p, e.err
+	return e.p, e.urls, e.err
+}
+
+// dataURLs lists the distinct data endpoints of a descriptor's gRPC read
+// and write transforms.
+func dataURLs(d *fnpb.ProcessBundleDescriptor) []string {
+	seen := map[string]bool{}
+	var urls []string
+	for _, t := range d.GetTransforms() {
+		if u := t.GetSpec().GetUrn(); u != urnSource && u != urnSink {
+			continue
+		}
+		var rp fnpb.RemoteGrpcPort
+		if proto.Unmarshal(t.GetSpec().GetPayload(), &rp) != nil {
+			continue
+		}
+		if u := rp.GetApiServiceDescriptor().GetUrl(); u != "" && !seen[u] {
+			seen[u] = true
+			urls = append(urls, u)
+		}
+	}
+	sort.Strings(urls)
+	return urls
 }
 
 // port is one end of the data plane: a gRPC read or write transform.
