@@ -34,9 +34,16 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			boot = f
 		}
 	}
+	level := slog.LevelInfo
+	if v := getenv("FLINKFN_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			fmt.Fprintf(boot, "flinkfn: ignoring FLINKFN_LOG_LEVEL=%q: %v\n", v, err)
+			level = slog.LevelInfo
+		}
+	}
 	log := slog.New(teeHandler{
-		slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}),
-		slog.NewTextHandler(boot, &slog.HandlerOptions{Level: slog.LevelInfo}),
+		slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
+		slog.NewTextHandler(boot, &slog.HandlerOptions{Level: level}),
 	}).With("component", "flinkfn", "pid", os.Getpid())
 
 	fail := func(err error) error {

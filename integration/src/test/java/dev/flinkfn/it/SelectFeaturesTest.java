@@ -7,6 +7,7 @@ import org.apache.flink.table.runtime.typeutils.ExternalTypeInfo;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.types.Row;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -24,6 +25,7 @@ import static org.apache.flink.table.api.Expressions.withAllColumns;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Several UDFs per SELECT, chained UDFs, constant arguments, takes_row_as_input through Table.map. */
+@Tag("compat")
 class SelectFeaturesTest {
 
     @RegisterExtension

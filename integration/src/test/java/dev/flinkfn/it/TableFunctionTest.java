@@ -6,6 +6,7 @@ import org.apache.flink.table.runtime.typeutils.ExternalTypeInfo;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.types.Row;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -18,6 +19,7 @@ import static org.apache.flink.table.api.DataTypes.FIELD;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** split_words / series: 0..n rows per input, CROSS JOIN LATERAL and LEFT JOIN LATERAL ... ON TRUE. */
+@Tag("compat")
 class TableFunctionTest {
 
     @RegisterExtension
