@@ -388,7 +388,7 @@ func ParseDecimal(s string) (*big.Int, int, error) {
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		mant = s[:i]
 		e, err := strconv.Atoi(s[i+1:])
-		if err != nil || e > 1_000_000 || e < -1_000_000 {
+		if err != nil || e > 10_000 || e < -10_000 {
 			return nil, 0, fmt.Errorf("decimal: bad exponent in %q", s)
 		}
 		exp = e

@@ -3,10 +3,9 @@ package pickle
 import (
 	"errors"
 	"fmt"
-	"math"
+	"github.com/flinkfn/flinkfn/fnharness/fn"
 	"math/big"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -87,7 +86,7 @@ type Const struct {
 	// Float is the value of a ConstFloat (Java float constants arrive widened to double).
 	Float float64
 	// Str is the value of a ConstString, or the decimal text of a ConstDecimal exactly as
-	// pickled (use ParseDecimal for its digits and scale).
+	// pickled (fn.ParseDecimal gives its digits and scale).
 	Str string
 }
 
@@ -140,7 +139,7 @@ func Constant(b []byte) (Const, error) {
 		if !ok {
 			return Const{}, fmt.Errorf("decode constant: unsupported object %s", shortRepr(v))
 		}
-		if _, _, err := ParseDecimal(s); err != nil {
+		if _, _, err := fn.ParseDecimal(s); err != nil {
 			return Const{}, fmt.Errorf("decode constant: %w", err)
 		}
 		c.Kind, c.Str = ConstDecimal, s
@@ -162,59 +161,6 @@ func decimalText(c *Call) (string, bool) {
 	}
 	s, ok := args[0].(string)
 	return s, ok
-}
-
-// ParseDecimal parses a finite decimal number in Python Decimal / Java BigDecimal syntax
-// ("123.45", "-0.001", "10E+9", ".5", "1e-3") into unscaled and scale such that the value is
-// unscaled × 10^-scale ("10E+9" gives 10 and -9).
-func ParseDecimal(s string) (unscaled *big.Int, scale int32, err error) {
-	t := strings.TrimSpace(s)
-	if len(t) > 4300 {
-		return nil, 0, fmt.Errorf("parse decimal: %d characters is too long", len(t))
-	}
-	mant := t
-	e := int64(0)
-	if i := strings.IndexAny(t, "eE"); i >= 0 {
-		mant = t[:i]
-		e, err = strconv.ParseInt(t[i+1:], 10, 32)
-		if err != nil {
-			return nil, 0, fmt.Errorf("parse decimal: invalid exponent in %q", truncate([]byte(s)))
-		}
-	}
-	neg := false
-	if mant != "" && (mant[0] == '+' || mant[0] == '-') {
-		neg = mant[0] == '-'
-		mant = mant[1:]
-	}
-	intPart, frac := mant, ""
-	if i := strings.IndexByte(mant, '.'); i >= 0 {
-		intPart, frac = mant[:i], mant[i+1:]
-	}
-	digits := intPart + frac
-	if digits == "" || !allDigits(digits) {
-		return nil, 0, fmt.Errorf("parse decimal: invalid number %q", truncate([]byte(s)))
-	}
-	sc := int64(len(frac)) - e
-	if sc > math.MaxInt32 || sc < math.MinInt32 {
-		return nil, 0, fmt.Errorf("parse decimal: scale of %q out of range", truncate([]byte(s)))
-	}
-	u, ok := new(big.Int).SetString(digits, 10)
-	if !ok {
-		return nil, 0, fmt.Errorf("parse decimal: invalid number %q", truncate([]byte(s)))
-	}
-	if neg {
-		u.Neg(u)
-	}
-	return u, int32(sc), nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // Time returns the instant of a ConstDate (midnight UTC of that day), ConstTime (that time of

@@ -181,46 +181,13 @@ func TestConstantErrors(t *testing.T) {
 		{"list value", "\x00\x80\x02].", "unsupported value"},
 		{"other global call", "\x00\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.", "unsupported object"},
 		{"decimal of int", "\x00\x80\x02cdecimal\nDecimal\nK\x01\x85R.", "unsupported object"},
-		{"decimal garbage", "\x00\x80\x02cdecimal\nDecimal\nX\x03\x00\x00\x00abc\x85R.", "parse decimal"},
-		{"decimal NaN", "\x00\x80\x02cdecimal\nDecimal\nX\x03\x00\x00\x00NaN\x85R.", "parse decimal"},
+		{"decimal garbage", "\x00\x80\x02cdecimal\nDecimal\nX\x03\x00\x00\x00abc\x85R.", "decimal: bad text"},
+		{"decimal NaN", "\x00\x80\x02cdecimal\nDecimal\nX\x03\x00\x00\x00NaN\x85R.", "decimal: bad text"},
 	}
 	for _, tc := range tests {
 		_, err := Constant([]byte(tc.data))
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.msg)
-		}
-	}
-}
-
-func TestParseDecimal(t *testing.T) {
-	tests := []struct {
-		in       string
-		unscaled string
-		scale    int32
-	}{
-		{"123.45", "12345", 2},
-		{"-0.001", "-1", 3},
-		{"10E+9", "10", -9},
-		{"1e-3", "1", 3},
-		{"+.5", "5", 1},
-		{"7.", "7", 0},
-		{"0", "0", 0},
-		{"12345678901234567890.123456789", "12345678901234567890123456789", 9},
-		{"-1.50E-2", "-150", 4},
-	}
-	for _, tc := range tests {
-		u, s, err := ParseDecimal(tc.in)
-		if err != nil {
-			t.Errorf("%q: %v", tc.in, err)
-			continue
-		}
-		if u.String() != tc.unscaled || s != tc.scale {
-			t.Errorf("%q: %s scale %d, want %s scale %d", tc.in, u, s, tc.unscaled, tc.scale)
-		}
-	}
-	for _, bad := range []string{"", ".", "-", "1e", "e5", "1.2.3", "NaN", "Infinity", "1e99999999999", "0x10", "1_0"} {
-		if _, _, err := ParseDecimal(bad); err == nil {
-			t.Errorf("%q parsed", bad)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"errors"
+	"github.com/flinkfn/flinkfn/fnharness/fn"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,7 +98,7 @@ func FuzzConstant(f *testing.F) {
 			t.Fatalf("bad constant %+v", c)
 		}
 		if c.Kind == ConstDecimal {
-			if _, _, err := ParseDecimal(c.Str); err != nil {
+			if _, _, err := fn.ParseDecimal(c.Str); err != nil {
 				t.Fatalf("decimal %q accepted but does not parse: %v", c.Str, err)
 			}
 		}
@@ -117,21 +118,6 @@ func FuzzByReference(f *testing.F) {
 		}
 		if ref.Module != module || ref.QualName != name || !ref.Delegating || ref.ByValue {
 			t.Fatalf("got %+v", ref)
-		}
-	})
-}
-
-func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"123.45", "-0.001", "10E+9", "1e-3", ".5", "NaN"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		u, scale, err := ParseDecimal(s)
-		if err != nil {
-			return
-		}
-		if u == nil {
-			t.Fatalf("nil unscaled for %q (scale %d)", s, scale)
 		}
 	})
 }
