@@ -49,6 +49,7 @@ type fakeRunner struct {
 	lastSeen    map[string]bool   // instruction → is_last received
 	logs        []*fnpb.LogEntry
 	dataMsgs    map[string][][]byte
+	lastNotify  chan struct{} // signalled (non-blocking) on every is_last
 }
 
 const testWorkerID = "1-1"
@@ -71,6 +72,7 @@ func newFakeRunner(t *testing.T) *fakeRunner {
 		outputs:     map[string][]byte{},
 		lastSeen:    map[string]bool{},
 		dataMsgs:    map[string][][]byte{},
+		lastNotify:  make(chan struct{}, 1),
 	}
 	r.srv = grpc.NewServer(
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -155,6 +157,10 @@ func (r *fakeRunner) Data(stream fnpb.BeamFnData_DataServer) error {
 			}
 			if d.GetIsLast() {
 				r.lastSeen[d.GetInstructionId()] = true
+				select {
+				case r.lastNotify <- struct{}{}:
+				default:
+				}
 			}
 		}
 		r.mu.Unlock()
@@ -196,17 +202,21 @@ func (r *fakeRunner) awaitResponse(t *testing.T) *fnpb.InstructionResponse {
 }
 
 func (r *fakeRunner) output(id string) ([]byte, bool) {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	timeout := time.After(10 * time.Second)
+	for {
 		r.mu.Lock()
 		out, last := r.outputs[id], r.lastSeen[id]
 		r.mu.Unlock()
 		if last {
 			return out, true
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-r.lastNotify:
+		case <-time.After(50 * time.Millisecond):
+		case <-timeout:
+			return nil, false
+		}
 	}
-	return nil, false
 }
 
 // descriptor builds a Flink-shaped descriptor: gRPC read → user transform
