@@ -51,7 +51,7 @@ demo: setup
 	.cache/venv/bin/python scripts/demo.py
 
 bench-harness: setup
-	.cache/venv/bin/python scripts/bench_harness.py
+	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_harness.py
 
 # Every fuzz target for FUZZTIME each (default 5m).
 fuzz:
