@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := .cache/bin/flinkfn
-MVN   := mvn -B -q -f integration/pom.xml
+MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
