@@ -378,6 +378,20 @@ func (v Value) String() string {
 	return "?"
 }
 
+// Limits of ParseDecimal: the text, and the digits of the value it
+// denotes (Flink's DECIMAL has at most 38).
+const (
+	maxDecimalText   = 30_000
+	maxDecimalDigits = 20_000
+)
+
+func truncateText(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
 // ParseDecimal parses Java BigDecimal text ("-12.340", "1E-7", "1.5E+3")
 // into unscaled × 10^-scale.
 func ParseDecimal(s string) (*big.Int, int, error) {
@@ -400,7 +414,7 @@ func ParseDecimal(s string) (*big.Int, int, error) {
 		digits = mant[:i] + mant[i+1:]
 	}
 	body := strings.TrimPrefix(strings.TrimPrefix(digits, "-"), "+")
-	if body == "" || len(body) > 10_000 {
+	if body == "" || len(body) > maxDecimalText {
 		return nil, 0, fmt.Errorf("decimal: bad text %q", s)
 	}
 	for i := 0; i < len(body); i++ {
@@ -413,6 +427,11 @@ func ParseDecimal(s string) (*big.Int, int, error) {
 		return nil, 0, fmt.Errorf("decimal: bad text %q", s)
 	}
 	scale -= exp
+	// Bound the value so that FormatDecimal's output parses back
+	// (at most maxDecimalDigits digits and fraction digits).
+	if scale > maxDecimalDigits || (scale < 0 && len(body)-scale > maxDecimalDigits) {
+		return nil, 0, fmt.Errorf("decimal: %q has too many digits", truncateText(s))
+	}
 	if scale < 0 {
 		u.Mul(u, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-scale)), nil))
 		scale = 0

@@ -35,7 +35,7 @@ func TestParseDecimal(t *testing.T) {
 			t.Errorf("%q: empty format", tc.in)
 		}
 	}
-	for _, bad := range []string{"", ".", "-", "1e", "e5", "1.2.3", "NaN", "Infinity", "1e99999999999", "1e20000", "0x10", "1_0", "--1"} {
+	for _, bad := range []string{"", ".", "-", "1e", "e5", "1.2.3", "NaN", "Infinity", "1e99999999999", "1e20000", "1E20001", "1E-20001", "0x10", "1_0", "--1"} {
 		if _, _, err := ParseDecimal(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
