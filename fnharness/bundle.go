@@ -230,9 +230,9 @@ func (b *bundle) args(ctx context.Context, c *call) ([][]fn.Value, error) {
 			if err != nil {
 				return nil, err
 			}
-			// Copy: a nested call of the same index is not re-evaluated
-			// while these results are in use, but keep ownership simple.
-			sub[i] = append([]fn.Value(nil), r...)
+			// r is this nested call's own results slice (indexed by its
+			// call index), untouched until the next chunk: no copy needed.
+			sub[i] = r
 		}
 	}
 	for len(b.argSlab) <= c.index {
