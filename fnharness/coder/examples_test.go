@@ -177,14 +177,8 @@ func TestWorkedExample2(t *testing.T) {
 	}
 }
 
+// valuesEqual compares field lists with fn.Value.Equal semantics (floats
+// by bits), by wrapping both in rows of the same kind.
 func valuesEqual(a, b []fn.Value) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
+	return fn.Row(fn.Insert, a).Equal(fn.Row(fn.Insert, b))
 }
