@@ -17,9 +17,9 @@ import (
 // goldenRow is one line of inference/testdata/golden-minilm.jsonl.gz, whose
 // "text" was rendered by the Python reference (udfs/_embedding.py).
 type goldenRow struct {
-	Fn   string            `json:"fn"`
+	Fn   string             `json:"fn"`
 	Row  map[string]*string `json:"row"`
-	Text *string           `json:"text"`
+	Text *string            `json:"text"`
 }
 
 func readGoldenRows(t *testing.T) []goldenRow {
