@@ -6,7 +6,7 @@ BIN   := .cache/bin/flinkfn
 MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
-.PHONY: all setup build test test-proto test-go test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
+.PHONY: all setup build test test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
         bench-harness fuzz proto vet
 
 all: build
@@ -23,10 +23,17 @@ vet:
 
 # The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
 # and the PyFlink compatibility test.
-test: setup vet test-proto test-go test-flinkconf test-integration test-integration-1.20 test-pyflink
+test: setup vet test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink
 
 test-go:
 	$(GO) test -count=1 ./...
+
+# Token ids against the real HuggingFace tokenizer, live: the fixture is
+# regenerated from Python `tokenizers` and compared in Go (the committed
+# fixture is compared by test-go).
+test-tokenizer:
+	.cache/venv/bin/python scripts/gen_tokenizer_fixture.py fixture .cache/models/all-MiniLM-L6-v2/tokenizer.json .cache/hf-ids-live.jsonl.gz
+	FLINKFN_TOKENIZER_FIXTURE=$(CURDIR)/.cache/hf-ids-live.jsonl.gz $(GO) test -count=1 -run 'TestMatchesHuggingFace' -v ./inference/tokenizer
 
 # Our Flink payload proto vs the one PyFlink ships.
 test-proto:

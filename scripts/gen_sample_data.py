@@ -87,6 +87,7 @@ def rows_accountholders(n, seed=7):
 
 def rows_transactions(m, accountholders, seed=7):
     rng = random.Random(seed * 1_000_003 + 2)
+    owner = random.Random(seed * 1_000_003 + 3)  # so the rows don't depend on the number of account holders
     start = datetime.datetime(2026, 1, 1)
     for i in range(m):
         merchant, mcc = rng.choice(MERCHANTS)
@@ -99,7 +100,7 @@ def rows_transactions(m, accountholders, seed=7):
         ts = start + datetime.timedelta(seconds=rng.randrange(0, 300 * 86400), milliseconds=rng.randrange(1000))
         yield {
             "txn_id": f"TX{i:09d}",
-            "account_id": f"AH{rng.randrange(accountholders):07d}",
+            "account_id": f"AH{owner.randrange(accountholders):07d}",
             "merchant": _maybe(rng, merchant, 0.02),
             "mcc": _maybe(rng, mcc),
             "amount": str(amount),

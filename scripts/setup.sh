@@ -32,6 +32,15 @@ if ! "$VENV/bin/python" -c "import pyflink, sys; from importlib.metadata import 
   "$VENV/bin/pip" install -q "apache-flink==$PYFLINK_VERSION" pytest
 fi
 "$VENV/bin/python" -c "import pytest" 2>/dev/null || "$VENV/bin/pip" install -q pytest
+# HuggingFace tokenizers: the live tokenizer-equality test (make test-tokenizer).
+TOKENIZERS_VERSION="$(cat "$ROOT/scripts/tokenizers-version")"
+"$VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(0 if version('tokenizers') == '$TOKENIZERS_VERSION' else 1)" 2>/dev/null \
+  || "$VENV/bin/pip" install -q "tokenizers==$TOKENIZERS_VERSION"
+
+# 2b. ONNX Runtime's shared library and the models, from Maven Central jars,
+# checksums verified (inference/runtime.json, inference/models/*/manifest.json).
+log "onnx runtime and models"
+python3 "$ROOT/scripts/fetch_artifacts.py"
 
 # 3. Maven dependencies of the integration tests (Flink 2.x and the 1.20 profile).
 if [ -f "$ROOT/integration/pom.xml" ]; then
