@@ -57,6 +57,8 @@ const usage = `flinkfn: a Go worker for Apache Flink Python UDFs
 
 Usage:
   flinkfn functions            list registered functions and their signatures
+  flinkfn embed [--model DIR] [--int8] < texts
+                               embed one text per line, print one JSON array per line
   flinkfn version              print the version
   flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
                                check TaskManager memory before deploying
@@ -82,8 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runModule(ctx, args[1], args[2:], getenv, stderr)
 	case "worker":
 		return runWorker(ctx, args[1:], getenv, stderr)
+	case "embed":
+		return runEmbed(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "functions":
-		return runFunctions(stdout)
+		return runFunctions(getenv, stdout)
 	case "plan":
 		return runPlan(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-V":

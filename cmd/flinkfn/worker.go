@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/flinkfn/flinkfn/inference/embedder"
 	"io"
 	"log/slog"
 	"os"
@@ -60,7 +61,13 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			f.Close()
 		}
 	}
-	reg, err := newRegistry()
+	emb := embedder.NewLazy(embedder.Config{Getenv: getenv, Logger: log})
+	defer func() {
+		if err := emb.Close(); err != nil {
+			log.Warn("close the embedding model", "err", err)
+		}
+	}()
+	reg, err := newRegistry(getenv, emb)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+
+	"github.com/flinkfn/flinkfn/inference/batcher"
+	"github.com/flinkfn/flinkfn/inference/embedder"
+)
+
+const embedUsage = `Usage: flinkfn embed [--model DIR] [--int8 | --variant NAME] [--batch N] < texts
+
+Reads one text per line on stdin (a trailing "\r" is dropped, an empty line
+is the empty text) and writes one JSON array of floats per line on stdout:
+the same vector the embedding functions give in a Flink job.
+
+  --model DIR      model folder with manifest.json (default: FLINKFN_MODEL_DIR,
+                   else the model installed next to this binary; see inference/README.md)
+  --int8           use the quantised variant (same as --variant int8)
+  --variant NAME   a variant of the model's manifest (default: fp32)
+  --batch N        lines per request to the batcher (default 256)
+  --max-batch-rows N, --max-batch-tokens N
+                   the batcher's limits per model batch (benchmarks; default: its defaults)
+`
+
+// runEmbed is `flinkfn embed`.
+func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, embedUsage) }
+	model := fs.String("model", "", "model folder")
+	int8 := fs.Bool("int8", false, "quantised variant")
+	variant := fs.String("variant", "", "model variant")
+	batch := fs.Int("batch", 256, "lines per request")
+	maxRows := fs.Int("max-batch-rows", 0, "rows per model batch (0: the batcher's default)")
+	maxTokens := fs.Int("max-batch-tokens", 0, "padded tokens per model batch (0: the batcher's default)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: fmt.Sprintf("flinkfn embed: unexpected argument %q (texts come on stdin)", fs.Arg(0))}
+	}
+	if *int8 {
+		if *variant != "" && *variant != "int8" {
+			return exitError{code: 2, msg: "flinkfn embed: --int8 and --variant " + *variant + " disagree"}
+		}
+		*variant = "int8"
+	}
+	if *batch < 1 {
+		return exitError{code: 2, msg: "flinkfn embed: --batch must be at least 1"}
+	}
+	if *maxRows < 0 || *maxTokens < 0 {
+		return exitError{code: 2, msg: "flinkfn embed: --max-batch-rows and --max-batch-tokens must not be negative"}
+	}
+	e, err := embedder.Open(embedder.Config{ModelDir: *model, Variant: *variant, Getenv: getenv, Logger: quietLogger(stderr),
+		Batcher: batcher.Options{MaxBatchRows: *maxRows, MaxBatchTokens: *maxTokens}})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+
+	in := bufio.NewReaderSize(stdin, 1<<16)
+	out := bufio.NewWriterSize(stdout, 1<<16)
+	defer out.Flush()
+	texts := make([]string, 0, *batch)
+	var buf []byte
+	flush := func() error {
+		if len(texts) == 0 {
+			return nil
+		}
+		vecs, err := e.Embed(ctx, texts)
+		if err != nil {
+			return err
+		}
+		for _, v := range vecs {
+			buf = appendJSONFloats(buf[:0], v)
+			buf = append(buf, '\n')
+			if _, err := out.Write(buf); err != nil {
+				return fmt.Errorf("write stdout: %w", err)
+			}
+		}
+		texts = texts[:0]
+		return nil
+	}
+	line := 0
+	for {
+		s, err := in.ReadString('\n')
+		if len(s) > 0 || err == nil {
+			line++
+			if s[len(s)-1] == '\n' {
+				s = s[:len(s)-1]
+			}
+			if len(s) > 0 && s[len(s)-1] == '\r' {
+				s = s[:len(s)-1]
+			}
+			texts = append(texts, s)
+			if len(texts) == *batch {
+				if err := flush(); err != nil {
+					return fmt.Errorf("lines %d-%d: %w", line-len(texts)+1, line, err)
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("lines up to %d: %w", line, err)
+	}
+	return out.Flush()
+}
+
+// appendJSONFloats writes v as a JSON array, each float32 in its shortest
+// text that reads back to the same float32.
+func appendJSONFloats(b []byte, v []float32) []byte {
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
+	}
+	return append(b, ']')
+}
+
+// quietLogger logs warnings and errors as text to w (the model's load line
+// is info and stays out of a tool's stderr unless FLINKFN_LOG_LEVEL says so).
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

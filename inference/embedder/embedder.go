@@ -1,0 +1,244 @@
+// Package embedder puts the tokenizer, the shared batcher and the ONNX
+// Runtime engine together: texts in, sentence-transformers vectors out.
+//
+// One Embedder serves the whole process: every bundle of every operator
+// calls Embed concurrently, and the batcher forms the model's batches from
+// all of them (see package batcher).
+package embedder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flinkfn/flinkfn/inference"
+	"github.com/flinkfn/flinkfn/inference/batcher"
+	"github.com/flinkfn/flinkfn/inference/tokenizer"
+)
+
+// Config says which model to load and how.
+type Config struct {
+	// ModelDir is the model folder (with manifest.json); "" looks it up
+	// (inference.FindModelDir: FLINKFN_MODEL_DIR, FLINKFN_HOME, next to the
+	// executable, system folders).
+	ModelDir string
+	// Variant is a variant of the manifest ("fp32", "int8"); "" is the
+	// manifest's default. FLINKFN_MODEL_VARIANT overrides "".
+	Variant string
+	// RuntimeLib is ONNX Runtime's shared library; "" looks it up
+	// (inference.FindRuntimeLibrary).
+	RuntimeLib string
+	// Getenv and Executable feed the lookups; nil/"" mean the process's
+	// environment and running binary.
+	Getenv     func(string) string
+	Executable string
+	// Engine and Batcher tune the session and the batching.
+	Engine  inference.EngineOptions
+	Batcher batcher.Options
+	Logger  *slog.Logger
+}
+
+// VariantEnv overrides the default model variant ("int8" for the
+// quantised model).
+const VariantEnv = "FLINKFN_MODEL_VARIANT"
+
+// Embedder embeds texts with one model shared by every caller.
+type Embedder struct {
+	rt   *inference.Runtime
+	eng  *inference.Engine
+	tok  *tokenizer.Tokenizer
+	b    *batcher.Batcher
+	log  *slog.Logger
+	dir  string
+	took time.Duration
+
+	texts     atomic.Int64
+	truncated atomic.Int64
+}
+
+// Open loads the runtime, the model's manifest, tokenizer and variant, and
+// starts the batcher.
+func Open(cfg Config) (*Embedder, error) {
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	start := time.Now()
+	exe := cfg.Executable
+	if exe == "" {
+		exe = executable()
+	}
+	lib := cfg.RuntimeLib
+	var err error
+	if lib == "" {
+		if lib, err = inference.FindRuntimeLibrary(getenv, exe); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := inference.FindModelDir(cfg.ModelDir, getenv, exe)
+	if err != nil {
+		return nil, err
+	}
+	m, err := inference.LoadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	variant := cfg.Variant
+	if variant == "" {
+		variant = getenv(VariantEnv)
+	}
+	tokPath, err := m.TokenizerPath()
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(tokPath, tokenizer.Options{MaxLen: m.MaxSeqLength})
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	rt, err := inference.OpenRuntime(lib)
+	if err != nil {
+		return nil, err
+	}
+	eo := cfg.Engine
+	if eo.Logger == nil {
+		eo.Logger = log
+	}
+	eng, err := inference.NewEngine(rt, m, variant, eo)
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
+	bo := cfg.Batcher
+	if bo.Logger == nil {
+		bo.Logger = log
+	}
+	b, err := batcher.New(eng, bo)
+	if err != nil {
+		eng.Close()
+		rt.Close()
+		return nil, fmt.Errorf("model %s: %w", dir, err)
+	}
+	e := &Embedder{rt: rt, eng: eng, tok: tok, b: b, log: log, dir: dir, took: time.Since(start)}
+	log.Info("embedding model loaded", "model", eng.Model(), "variant", eng.Variant(), "dir", dir,
+		"runtime", rt.Version(), "dims", eng.Dims(), "max_seq_len", eng.MaxSeqLen(), "took", e.took)
+	return e, nil
+}
+
+// Embed returns one vector per text, in order. Texts longer than the
+// model's max sequence length are truncated (as sentence-transformers does).
+func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	seqs := make([][]int64, len(texts))
+	trunc := 0
+	for i, t := range texts {
+		enc, err := e.tok.Encode(t)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize text %d: %w", i, err)
+		}
+		if enc.Truncated {
+			trunc++
+		}
+		seqs[i] = enc.IDs
+	}
+	e.texts.Add(int64(len(texts)))
+	e.truncated.Add(int64(trunc))
+	return e.b.Embed(ctx, seqs)
+}
+
+// Dims is the length of every vector.
+func (e *Embedder) Dims() int { return e.eng.Dims() }
+
+// Describe names the loaded model for logs and tools.
+func (e *Embedder) Describe() string {
+	return fmt.Sprintf("%s (%s) from %s, ONNX Runtime %s", e.eng.Model(), e.eng.Variant(), e.dir, e.rt.Version())
+}
+
+// Stats are counters since Open.
+type Stats struct {
+	Texts, Truncated int64
+	LoadTime         time.Duration
+	Batcher          batcher.Stats
+}
+
+// Stats returns the counters.
+func (e *Embedder) Stats() Stats {
+	return Stats{Texts: e.texts.Load(), Truncated: e.truncated.Load(), LoadTime: e.took, Batcher: e.b.Stats()}
+}
+
+// Close stops the batcher (failing pending calls) and releases the model
+// and the runtime.
+func (e *Embedder) Close() error {
+	return errors.Join(e.b.Close(), e.eng.Close(), e.rt.Close())
+}
+
+// executable is the running binary's path with links resolved ("" if unknown).
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		return r
+	}
+	return exe
+}
+
+// Lazy opens an Embedder on first use and shares it afterwards. A failed
+// open is remembered: every later call returns the same error rather than
+// reloading the model for each bundle.
+type Lazy struct {
+	cfg  Config
+	mu   sync.Mutex
+	e    *Embedder
+	err  error
+	done bool
+}
+
+// NewLazy returns a Lazy that will Open(cfg).
+func NewLazy(cfg Config) *Lazy { return &Lazy{cfg: cfg} }
+
+// Get returns the shared Embedder, opening it on the first call.
+func (l *Lazy) Get(ctx context.Context) (*Embedder, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.e, l.err = Open(l.cfg)
+		l.done = true
+	}
+	return l.e, l.err
+}
+
+// Loaded returns the Embedder if it has been opened, else nil.
+func (l *Lazy) Loaded() *Embedder {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.e
+}
+
+// Close closes the Embedder if it was opened; later Gets fail.
+func (l *Lazy) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.done = true
+	if l.err == nil {
+		l.err = errors.New("embedder: closed")
+	}
+	if l.e == nil {
+		return nil
+	}
+	e := l.e
+	l.e = nil
+	return e.Close()
+}

@@ -1,0 +1,254 @@
+package inference
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Environment variables that override where the runtime library and the
+// models are found.
+const (
+	// EnvORTLib names the ONNX Runtime shared library file to load.
+	EnvORTLib = "FLINKFN_ORT_LIB"
+	// EnvHome names an installation folder holding lib/ and models/.
+	EnvHome = "FLINKFN_HOME"
+	// EnvModelDir names a model folder (one holding manifest.json).
+	EnvModelDir = "FLINKFN_MODEL_DIR"
+	// EnvModel names the model to look for in the models/ folders
+	// instead of DefaultModelName.
+	EnvModel = "FLINKFN_MODEL"
+)
+
+// DefaultModelName is the model used when neither a model folder nor
+// FLINKFN_MODEL is given.
+const DefaultModelName = "all-MiniLM-L6-v2"
+
+// RuntimeLibName is the file name of ONNX Runtime's shared library.
+const RuntimeLibName = "libonnxruntime.so"
+
+// System-wide install locations, searched last.
+func systemLibDirs() []string { return []string{"/usr/local/lib/flinkfn", "/usr/lib/flinkfn"} }
+
+func systemModelRoots() []string {
+	return []string{"/usr/local/share/flinkfn/models", "/usr/share/flinkfn/models"}
+}
+
+// NotFoundError is returned when no candidate location holds what was
+// looked for. Tried lists every place looked at, in order, with why it was
+// rejected.
+type NotFoundError struct {
+	What  string
+	Tried []string
+	Hint  string
+}
+
+func (e *NotFoundError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s not found; tried:", e.What)
+	for _, t := range e.Tried {
+		b.WriteString("\n  ")
+		b.WriteString(t)
+	}
+	if e.Hint != "" {
+		b.WriteString("\n")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// FindRuntimeLibrary returns the path of ONNX Runtime's shared library,
+// trying in order:
+//
+//  1. $FLINKFN_ORT_LIB, a file (when set, it must exist: no fallback);
+//  2. $FLINKFN_HOME/lib/libonnxruntime.so;
+//  3. <folder of exe>/../lib/libonnxruntime.so (so .cache/bin/flinkfn,
+//     built by make setup, finds .cache/lib);
+//  4. /usr/local/lib/flinkfn/libonnxruntime.so, then
+//     /usr/lib/flinkfn/libonnxruntime.so.
+//
+// getenv reads the environment (os.Getenv in production) and exe is the
+// running executable's path ("" skips step 3). The error lists every place
+// tried.
+func FindRuntimeLibrary(getenv func(string) string, exe string) (string, error) {
+	return findRuntimeLibrary(getenv, exe, systemLibDirs())
+}
+
+func findRuntimeLibrary(getenv func(string) string, exe string, sysDirs []string) (string, error) {
+	nf := &NotFoundError{
+		What: "ONNX Runtime library (" + RuntimeLibName + ")",
+		Hint: "run make setup (scripts/fetch_artifacts.py installs it), or set " + EnvORTLib + " to the library file",
+	}
+	if p := getenv(EnvORTLib); p != "" {
+		if err := isFile(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvORTLib, p, err)
+		}
+		return abs(p), nil
+	}
+	nf.Tried = append(nf.Tried, EnvORTLib+" (not set)")
+	var cands []string
+	if h := getenv(EnvHome); h != "" {
+		cands = append(cands, filepath.Join(h, "lib", RuntimeLibName))
+	} else {
+		nf.Tried = append(nf.Tried, EnvHome+" (not set)")
+	}
+	if exe != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "lib", RuntimeLibName))
+	}
+	for _, d := range sysDirs {
+		cands = append(cands, filepath.Join(d, RuntimeLibName))
+	}
+	for _, c := range cands {
+		c = filepath.Clean(c)
+		if err := isFile(c); err != nil {
+			nf.Tried = append(nf.Tried, fmt.Sprintf("%s (%v)", c, reason(err)))
+			continue
+		}
+		return abs(c), nil
+	}
+	return "", nf
+}
+
+// FindModelDir returns the folder of the model to serve, trying in order:
+//
+//  1. explicit (a command-line flag), when not empty;
+//  2. $FLINKFN_MODEL_DIR;
+//  3. $FLINKFN_HOME/models/<name>;
+//  4. <folder of exe>/../models/<name>;
+//  5. /usr/local/share/flinkfn/models/<name>, then
+//     /usr/share/flinkfn/models/<name>;
+//
+// where <name> is $FLINKFN_MODEL, or DefaultModelName when unset. A folder
+// qualifies when it holds manifest.json. Steps 1 and 2 name the folder
+// outright: when given, it must qualify (no fallback). getenv reads the
+// environment (os.Getenv in production) and exe is the running executable's
+// path ("" skips step 4). The error lists every place tried.
+func FindModelDir(explicit string, getenv func(string) string, exe string) (string, error) {
+	return findModelDir(explicit, getenv, exe, systemModelRoots())
+}
+
+func findModelDir(explicit string, getenv func(string) string, exe string, sysRoots []string) (string, error) {
+	if explicit != "" {
+		if err := isModelDir(explicit); err != nil {
+			return "", fmt.Errorf("model folder %s: %w", explicit, err)
+		}
+		return abs(explicit), nil
+	}
+	if d := getenv(EnvModelDir); d != "" {
+		if err := isModelDir(d); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvModelDir, d, err)
+		}
+		return abs(d), nil
+	}
+	name := DefaultModelName
+	if n := getenv(EnvModel); n != "" {
+		if !nameRe.MatchString(n) {
+			return "", fmt.Errorf("%s=%q: not a model name (a folder name under models/, e.g. %s)", EnvModel, n, DefaultModelName)
+		}
+		name = n
+	}
+	nf := &NotFoundError{
+		What:  "model " + name,
+		Tried: []string{"model flag (not given)", EnvModelDir + " (not set)"},
+		Hint:  "run make setup (scripts/fetch_artifacts.py installs the models), or set " + EnvModelDir + " to a folder holding " + ManifestFile,
+	}
+	var cands []string
+	if h := getenv(EnvHome); h != "" {
+		cands = append(cands, filepath.Join(h, "models", name))
+	} else {
+		nf.Tried = append(nf.Tried, EnvHome+" (not set)")
+	}
+	if exe != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "models", name))
+	}
+	for _, r := range sysRoots {
+		cands = append(cands, filepath.Join(r, name))
+	}
+	for _, c := range cands {
+		c = filepath.Clean(c)
+		if err := isModelDir(c); err != nil {
+			nf.Tried = append(nf.Tried, fmt.Sprintf("%s (%v)", c, reason(err)))
+			continue
+		}
+		return abs(c), nil
+	}
+	return "", nf
+}
+
+// LocateRuntimeLibrary is FindRuntimeLibrary with the process environment
+// and executable.
+func LocateRuntimeLibrary() (string, error) {
+	return FindRuntimeLibrary(os.Getenv, executable())
+}
+
+// LocateModelDir is FindModelDir with the process environment and
+// executable.
+func LocateModelDir(explicit string) (string, error) {
+	return FindModelDir(explicit, os.Getenv, executable())
+}
+
+// executable returns the running executable's path with symbolic links
+// resolved, so that a link in a bin/ folder finds the real installation;
+// "" when unknown.
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		return r
+	}
+	return exe
+}
+
+func isFile(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	return nil
+}
+
+func isModelDir(d string) error {
+	st, err := os.Stat(d)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return errors.New("not a folder")
+	}
+	if err := isFile(filepath.Join(d, ManifestFile)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return errors.New("no " + ManifestFile)
+		}
+		return err
+	}
+	return nil
+}
+
+// reason shortens an os error for a "tried" line.
+func reason(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "does not exist"
+	case errors.Is(err, os.ErrPermission):
+		return "permission denied"
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,201 @@
+package inference
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSourceManifests parses every manifest in the source tree
+// (inference/models/<name>/manifest.json): the folder name is the model
+// name, and the model files are listed as artifacts.
+func TestSourceManifests(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("models", "*", ManifestFile))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no manifests under models/: %v", err)
+	}
+	for _, p := range dirs {
+		dir := filepath.Dir(p)
+		m, err := LoadManifest(dir)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if m.Name != filepath.Base(dir) {
+			t.Errorf("%s: name %q, folder %q", p, m.Name, filepath.Base(dir))
+		}
+	}
+	m, err := LoadManifest(filepath.Join("models", DefaultModelName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Dims != 384 || m.Pooling != PoolingMean || !m.Normalize || m.MaxSeqLength != 256 || m.DefaultVariant != "fp32" {
+		t.Errorf("default model manifest: %+v", m)
+	}
+	if got := strings.Join(m.VariantNames(), ","); got != "fp32,int8" {
+		t.Errorf("variants %s", got)
+	}
+}
+
+// TestInstalledModel checks the installed default model's files against
+// the SHA-256 its manifest pins, and that the installed manifest is the
+// source tree's.
+func TestInstalledModel(t *testing.T) {
+	dir := testModelDir(t)
+	m, err := LoadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.VerifyChecksums(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.VariantNames() {
+		p, err := m.VariantPath(v)
+		if err != nil || filepath.Dir(p) != m.Dir {
+			t.Errorf("variant %s: %s, %v", v, p, err)
+		}
+	}
+	if _, err := m.TokenizerPath(); err != nil {
+		t.Error(err)
+	}
+	src, err := LoadManifest(filepath.Join("models", m.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Dir = m.Dir
+	a, _ := json.Marshal(src)
+	b, _ := json.Marshal(m)
+	if string(a) != string(b) {
+		t.Errorf("installed manifest %s differs from models/%s: run make setup", dir, m.Name)
+	}
+}
+
+func validManifest() map[string]any {
+	return map[string]any{
+		"name":           "m",
+		"dims":           4,
+		"pooling":        "mean",
+		"normalize":      true,
+		"max_seq_length": 8,
+		"tokenizer":      "tokenizer.json",
+		"inputs":         map[string]any{"input_ids": "ids", "attention_mask": "mask", "token_type_ids": "tt"},
+		"output":         "out",
+		"variants":       map[string]any{"fp32": "model.onnx"},
+		"artifacts": []any{
+			map[string]any{"file": "model.onnx", "sha256": strings.Repeat("a", 64), "maven": "g:a:1", "jar_sha256": strings.Repeat("b", 64), "entry": "x.onnx"},
+			map[string]any{"file": "tokenizer.json", "sha256": strings.Repeat("c", 64), "maven": "g:a:1", "jar_sha256": strings.Repeat("b", 64), "entry": "t.json"},
+		},
+	}
+}
+
+func TestManifestValidation(t *testing.T) {
+	art := func(m map[string]any, i int) map[string]any { return m["artifacts"].([]any)[i].(map[string]any) }
+	for _, tc := range []struct {
+		name   string
+		modify func(m map[string]any)
+		want   string // "" = valid
+	}{
+		{"valid", func(m map[string]any) {}, ""},
+		{"cls, no token types, default variant", func(m map[string]any) {
+			m["pooling"] = "cls"
+			delete(m["inputs"].(map[string]any), "token_type_ids")
+			m["variants"].(map[string]any)["int8"] = "model.onnx"
+			m["default_variant"] = "int8"
+		}, ""},
+		{"missing name", func(m map[string]any) { delete(m, "name") }, `field "name": missing`},
+		{"name with slash", func(m map[string]any) { m["name"] = "a/b" }, `field "name": "a/b" is not a plain folder name`},
+		{"zero dims", func(m map[string]any) { m["dims"] = 0 }, `field "dims": must be a positive integer, got 0`},
+		{"string dims", func(m map[string]any) { m["dims"] = "384" }, `invalid JSON`},
+		{"pooling max", func(m map[string]any) { m["pooling"] = "max" }, `field "pooling": "max" is not supported`},
+		{"missing normalize", func(m map[string]any) { delete(m, "normalize") }, `field "normalize": missing`},
+		{"max_seq_length", func(m map[string]any) { m["max_seq_length"] = -1 }, `field "max_seq_length"`},
+		{"tokenizer path", func(m map[string]any) { m["tokenizer"] = "../tokenizer.json" }, `field "tokenizer": "../tokenizer.json" is not a plain file name`},
+		{"missing input_ids", func(m map[string]any) { delete(m["inputs"].(map[string]any), "input_ids") }, `field "inputs.input_ids": missing`},
+		{"missing attention_mask", func(m map[string]any) { delete(m["inputs"].(map[string]any), "attention_mask") }, `field "inputs.attention_mask": missing`},
+		{"same input twice", func(m map[string]any) { m["inputs"].(map[string]any)["token_type_ids"] = "ids" }, `field "inputs": input names must differ`},
+		{"missing output", func(m map[string]any) { m["output"] = "" }, `field "output": missing`},
+		{"no variants", func(m map[string]any) { m["variants"] = map[string]any{} }, `field "variants": missing`},
+		{"variant file", func(m map[string]any) { m["variants"].(map[string]any)["fp16"] = "/abs.onnx" }, `field "variants.fp16": "/abs.onnx" is not a plain file name`},
+		{"variant not an artifact", func(m map[string]any) { m["variants"].(map[string]any)["int8"] = "q.onnx" }, `field "variants.int8": "q.onnx" is not listed in artifacts`},
+		{"tokenizer not an artifact", func(m map[string]any) { m["tokenizer"] = "vocab.txt" }, `field "tokenizer": "vocab.txt" is not listed in artifacts`},
+		{"default variant", func(m map[string]any) { m["default_variant"] = "int8" }, `field "default_variant": "int8" is not one of the variants [fp32]`},
+		{"no fp32 and no default", func(m map[string]any) { m["variants"] = map[string]any{"int8": "model.onnx"} }, `field "default_variant": "fp32" is not one of the variants [int8]`},
+		{"no artifacts", func(m map[string]any) { delete(m, "artifacts") }, `field "artifacts": missing`},
+		{"artifact sha", func(m map[string]any) { art(m, 0)["sha256"] = "ABC" }, `field "artifacts[0].sha256": "ABC" is not 64 lower-case hex digits`},
+		{"artifact jar sha", func(m map[string]any) { delete(art(m, 1), "jar_sha256") }, `field "artifacts[1].jar_sha256"`},
+		{"artifact maven", func(m map[string]any) { art(m, 0)["maven"] = "g:a" }, `field "artifacts[0].maven": "g:a" is not a Maven coordinate`},
+		{"artifact entry", func(m map[string]any) { delete(art(m, 0), "entry") }, `field "artifacts[0].entry": missing`},
+		{"artifact twice", func(m map[string]any) { art(m, 1)["file"] = "model.onnx" }, `field "artifacts[1].file": "model.onnx" listed twice`},
+		{"unknown field", func(m map[string]any) { m["max_seq_len"] = 3 }, `unknown field "max_seq_len"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := validManifest()
+			tc.modify(m)
+			data, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ManifestFile), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadManifest(dir)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Dir != dir {
+					t.Errorf("Dir %s, want %s", got.Dir, dir)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted, want error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Join(dir, ManifestFile)) {
+				t.Fatalf("error %q, want one naming the file and containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := LoadManifest(t.TempDir()); err == nil || !strings.Contains(err.Error(), "manifest.json") {
+		t.Errorf("missing manifest: %v", err)
+	}
+	if _, err := ParseManifest([]byte(`{"name":"m"} {}`)); err == nil {
+		t.Error("trailing data accepted")
+	}
+}
+
+func TestManifestFiles(t *testing.T) {
+	m, err := ParseManifest(mustJSON(t, validManifest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = t.TempDir()
+	if _, err := m.VariantPath(""); err == nil || !strings.Contains(err.Error(), "run make setup") {
+		t.Errorf("missing model file: %v", err)
+	}
+	if _, err := m.VariantPath("int4"); err == nil || !strings.Contains(err.Error(), `no variant "int4" (have fp32)`) {
+		t.Errorf("unknown variant: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(m.Dir, "model.onnx"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := m.VariantPath("fp32"); err != nil || p != filepath.Join(m.Dir, "model.onnx") {
+		t.Errorf("VariantPath: %s, %v", p, err)
+	}
+	err = m.VerifyChecksums()
+	if err == nil || !strings.Contains(err.Error(), "SHA-256 2d711642") || !strings.Contains(err.Error(), "tokenizer.json") {
+		t.Errorf("VerifyChecksums: %v", err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
