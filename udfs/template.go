@@ -289,9 +289,28 @@ func appendValue(b *strings.Builder, v fn.Value) error {
 	case fn.KindTimestamp:
 		b.WriteString(v.GoTime().Format("2006-01-02 15:04:05"))
 	default:
-		return fmt.Errorf("cannot render a %s value into text (use STRING, an integer type, DECIMAL, DATE, TIME or TIMESTAMP)", v.Kind())
+		return fmt.Errorf("cannot render a %s value as text (use STRING, an integer type, DECIMAL, DATE, TIME or TIMESTAMP; CAST floating point to DECIMAL)", sqlKind(v.Kind()))
 	}
 	return nil
+}
+
+// sqlKind names a value kind the way a SQL user knows it.
+func sqlKind(k fn.Kind) string {
+	switch k {
+	case fn.KindFloat32:
+		return "FLOAT"
+	case fn.KindFloat64:
+		return "DOUBLE"
+	case fn.KindBytes:
+		return "BINARY/BYTES"
+	case fn.KindArray:
+		return "ARRAY"
+	case fn.KindMap:
+		return "MAP"
+	case fn.KindRow:
+		return "ROW"
+	}
+	return k.String()
 }
 
 // plainDecimal is Python's format(Decimal, 'f'): plain notation, the scale

@@ -1,0 +1,168 @@
+package embedder
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// cacheHome is the repository's .cache, where set-up installs ONNX Runtime
+// and the models (FLINKFN_HOME layout).
+func cacheHome(t *testing.T) func(string) string {
+	t.Helper()
+	home, err := filepath.Abs("../../.cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "models", "all-MiniLM-L6-v2", "manifest.json")); err != nil {
+		t.Fatalf("model not installed (%v): run `make setup`", err)
+	}
+	return func(k string) string {
+		if k == "FLINKFN_HOME" {
+			return home
+		}
+		return ""
+	}
+}
+
+type golden struct {
+	Text   *string   `json:"text"`
+	Vector []float64 `json:"vector"`
+}
+
+func readGolden(t *testing.T) []golden {
+	t.Helper()
+	f, err := os.Open("../testdata/golden-minilm.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []golden
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var g golden
+		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
+			t.Fatal(err)
+		}
+		if g.Text != nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Texts in, sentence-transformers' vectors out: tokenizer + batcher + engine,
+// four concurrent callers sharing one batcher, each its own order.
+func TestEmbedMatchesSentenceTransformers(t *testing.T) {
+	e, err := Open(Config{Getenv: cacheHome(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	gs := readGolden(t)
+	if len(gs) < 200 || e.Dims() != 384 {
+		t.Fatalf("%d golden texts, dims %d", len(gs), e.Dims())
+	}
+	var wg sync.WaitGroup
+	type res struct {
+		minCos, maxAbs float64
+		err            error
+	}
+	results := make([]res, 4)
+	for w := range results {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			// Caller w embeds the texts in a rotated order.
+			texts := make([]string, len(gs))
+			want := make([][]float64, len(gs))
+			for i := range gs {
+				g := gs[(i+w*37)%len(gs)]
+				texts[i], want[i] = *g.Text, g.Vector
+			}
+			vecs, err := e.Embed(context.Background(), texts)
+			r := res{minCos: 1, err: err}
+			for i, v := range vecs {
+				var dot, na, nb float64
+				for j := range v {
+					d := math.Abs(float64(v[j]) - want[i][j])
+					r.maxAbs = math.Max(r.maxAbs, d)
+					dot += float64(v[j]) * want[i][j]
+					na += float64(v[j]) * float64(v[j])
+					nb += want[i][j] * want[i][j]
+				}
+				r.minCos = math.Min(r.minCos, dot/math.Sqrt(na*nb))
+			}
+			results[w] = r
+		}(w)
+	}
+	wg.Wait()
+	for w, r := range results {
+		if r.err != nil {
+			t.Fatalf("caller %d: %v", w, r.err)
+		}
+		if r.minCos < 0.99999 || r.maxAbs > 1e-4 {
+			t.Errorf("caller %d: min cosine %.8f, max abs diff %.2g", w, r.minCos, r.maxAbs)
+		}
+		t.Logf("caller %d: min cosine %.8f, max abs diff %.2g", w, r.minCos, r.maxAbs)
+	}
+	st := e.Stats()
+	if st.Texts != int64(4*len(gs)) || st.Truncated == 0 || st.Batcher.Batches == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestEmbedCancelled(t *testing.T) {
+	e, err := Open(Config{Getenv: cacheHome(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Embed(ctx, []string{"a", "b"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLazyLoadsOnceAndRemembersFailure(t *testing.T) {
+	bad := NewLazy(Config{Getenv: func(string) string { return "" }, ModelDir: "/nonexistent/model", RuntimeLib: "/nonexistent/lib.so"})
+	_, err1 := bad.Get(context.Background())
+	_, err2 := bad.Get(context.Background())
+	if err1 == nil || err1 != err2 {
+		t.Fatalf("errors %v / %v: want the same remembered error", err1, err2)
+	}
+	if bad.Loaded() != nil {
+		t.Fatal("loaded after failure")
+	}
+	l := NewLazy(Config{Getenv: cacheHome(t)})
+	if l.Loaded() != nil {
+		t.Fatal("loaded before first use")
+	}
+	a, err := l.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := l.Get(context.Background())
+	if a != b || l.Loaded() != a {
+		t.Fatal("not shared")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Get(context.Background()); err == nil {
+		t.Fatal("Get after Close succeeded")
+	}
+}
