@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
-        bench-harness fuzz proto vet
+        bench-harness bench ref-venv fuzz proto vet
 
 all: build
 
@@ -59,6 +59,17 @@ demo: setup
 
 bench-harness: setup
 	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_harness.py
+
+# Embeddings: the demo's job on the stock PyFlink worker (Python reference
+# UDFs) vs flinkfn fp32 and int8, and the Go engine alone; writes the
+# "Embeddings" section of BENCHMARKS.md. BENCH_ARGS passes options, e.g.
+# BENCH_ARGS="--accountholders 200 --transactions 1000 --no-write".
+bench: setup ref-venv
+	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_embed.py $(BENCH_ARGS)
+
+# The stock worker's venv (PyFlink + sentence-transformers + PyTorch).
+ref-venv:
+	scripts/ref_venv.sh
 
 # Every fuzz target for FUZZTIME each (default 5m).
 fuzz:

