@@ -51,7 +51,6 @@ import decimal
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -63,7 +62,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-import bench_harness  # noqa: E402  (Monitor, /proc helpers)
+import bench_harness  # noqa: E402  (Monitor, /proc helpers, write_section)
+import embed_job  # noqa: E402  (the job's SQL, shared with demo.py)
 
 SECTION = "## Embeddings (ah_embed / txn_embed)"
 DEFAULT_PYTHON = REPO / ".cache" / "venv" / "bin" / "python"
@@ -101,34 +101,7 @@ def driver(args):
         conf.set(k, v)
     data = args.data
     out_ah, out_tx = os.path.join(args.job_out, "accountholders"), os.path.join(args.job_out, "transactions")
-    t_env.execute_sql("CREATE TEMPORARY FUNCTION ah_embed AS 'udfs.ah_embed_udf.ah_embed' LANGUAGE PYTHON")
-    t_env.execute_sql("CREATE TEMPORARY FUNCTION txn_embed AS 'udfs.txn_embed_udf.txn_embed' LANGUAGE PYTHON")
-    t_env.execute_sql(f"""
-        CREATE TABLE accountholders (
-          account_id STRING, name STRING, address STRING, city STRING, country STRING,
-          nationality STRING, occupation STRING, segment STRING, date_of_birth DATE
-        ) WITH ('connector' = 'filesystem', 'path' = '{data}/accountholders.jsonl', 'format' = 'json')""")
-    t_env.execute_sql(f"""
-        CREATE TABLE transactions (
-          txn_id STRING, account_id STRING, merchant STRING, mcc STRING, amount DECIMAL(12, 2),
-          currency STRING, channel STRING, country STRING, description STRING, event_time TIMESTAMP(3)
-        ) WITH ('connector' = 'filesystem', 'path' = '{data}/transactions.jsonl', 'format' = 'json')""")
-    t_env.execute_sql(f"""
-        CREATE TABLE ah_embeddings (account_id STRING, embedding ARRAY<FLOAT>)
-        WITH ('connector' = 'filesystem', 'path' = '{out_ah}', 'format' = 'json')""")
-    t_env.execute_sql(f"""
-        CREATE TABLE txn_embeddings (txn_id STRING, account_id STRING, embedding ARRAY<FLOAT>)
-        WITH ('connector' = 'filesystem', 'path' = '{out_tx}', 'format' = 'json')""")
-    stmts = t_env.create_statement_set()
-    stmts.add_insert_sql("""
-        INSERT INTO ah_embeddings
-        SELECT account_id, ah_embed(name, address, city, country, nationality, occupation, segment, date_of_birth)
-        FROM accountholders""")
-    stmts.add_insert_sql("""
-        INSERT INTO txn_embeddings
-        SELECT txn_id, account_id,
-               txn_embed(merchant, mcc, amount, currency, channel, country, description, event_time)
-        FROM transactions""")
+    stmts = embed_job.statement_set(t_env, data, out_ah, out_tx)
     print("BENCH_START %.6f" % time.time(), flush=True)
     stmts.execute().wait()
     print("BENCH_END %.6f" % time.time(), flush=True)
@@ -612,16 +585,6 @@ def ratio_lines(by, best):
     return L
 
 
-def write_section(path, text):
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    path.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 # ---------------------------------------------------------------------------
 
 def main(argv=None):
@@ -765,7 +728,7 @@ def main(argv=None):
         if failures:
             log("not writing %s: the bench failed" % args.out)
         else:
-            write_section(Path(args.out), text)
+            bench_harness.write_section(Path(args.out), text, SECTION)
             log("wrote section %r of %s" % (SECTION, args.out))
     return 1 if failures else 0
 

@@ -454,9 +454,11 @@ def render(results, args, versions, started, elapsed, load):
     return "\n".join(lines)
 
 
-def write_section(path, text):
+def write_section(path, text, section=SECTION):
+    """Replaces the markdown section headed `section` (up to the next "## ")
+    of path with text, or appends it; the rest of the file is kept."""
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(r"^" + re.escape(section) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(old):
         new = pattern.sub(lambda _: text.rstrip("\n") + "\n\n", old)
     else:
