@@ -59,7 +59,7 @@ func TestGoldenFP32(t *testing.T) {
 		c, d := cosine(got[i], g.Vector), maxAbsDiff(got[i], g.Vector)
 		minCos, maxDiff = min(minCos, c), max(maxDiff, d)
 		if c < 0.99999 || d > 1e-4 {
-			t.Errorf("line %d (%d tokens, %.40q): cosine %.7f, max abs diff %.2e", i+1, len(g.IDs), g.Text, c, d)
+			t.Errorf("line %d (%d tokens, %.40q): cosine %.7f, max abs diff %.2e", i+1, len(g.IDs), *g.Text, c, d)
 		}
 	}
 	t.Logf("fp32 vs sentence-transformers, %d texts: min cosine %.8f, max abs diff %.3e", len(golden), minCos, maxDiff)

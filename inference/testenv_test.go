@@ -1,33 +1,18 @@
 package inference
 
 import (
-	"bufio"
-	"compress/gzip"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
-// repoCacheDir walks up from the working directory to the folder holding
-// go.mod and returns its .cache folder, where make setup installs the
-// runtime library and the models.
+// repoCacheDir is the repository's .cache folder, where make setup installs
+// the runtime library and the models.
 func repoCacheDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(testfix.Root(t), ".cache")
 }
 
 // testLibPath returns $FLINKFN_ORT_LIB or the library make setup installs.
@@ -95,49 +80,9 @@ func testEngine(t testing.TB, variant string, o EngineOptions) *Engine {
 	return e
 }
 
-// goldenLine is one line of the golden file: a text, the token ids
-// sentence-transformers' own tokenizer gives it, and the embedding
-// sentence-transformers computes for it in PyTorch (fp32).
-type goldenLine struct {
-	Text   string    `json:"text"`
-	IDs    []int64   `json:"ids"`
-	Vector []float32 `json:"vector"`
-}
+// goldenLine is one line of the golden file (testfix.GoldenFile): a text,
+// the token ids sentence-transformers' own tokenizer gives it, and the
+// embedding sentence-transformers computes for it in PyTorch (fp32).
+type goldenLine = testfix.Golden
 
-// goldenFile is testdata/golden-minilm.jsonl.gz, or $FLINKFN_GOLDEN.
-func goldenFile() string {
-	if p := os.Getenv("FLINKFN_GOLDEN"); p != "" {
-		return p
-	}
-	return filepath.Join("testdata", "golden-minilm.jsonl.gz")
-}
-
-func loadGolden(t testing.TB) []goldenLine {
-	t.Helper()
-	f, err := os.Open(goldenFile())
-	if err != nil {
-		t.Fatalf("golden vectors: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("golden vectors %s: %v", goldenFile(), err)
-	}
-	var lines []goldenLine
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var g goldenLine
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatalf("golden vectors %s line %d: %v", goldenFile(), len(lines)+1, err)
-		}
-		lines = append(lines, g)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("golden vectors %s: %v", goldenFile(), err)
-	}
-	if len(lines) < 200 {
-		t.Fatalf("golden vectors %s: %d lines, want >= 200", goldenFile(), len(lines))
-	}
-	return lines
-}
+func loadGolden(t testing.TB) []goldenLine { return testfix.LoadGolden(t) }

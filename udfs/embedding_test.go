@@ -1,52 +1,25 @@
 package udfs
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
-// goldenRow is one line of inference/testdata/golden-minilm.jsonl.gz, whose
-// "text" was rendered by the Python reference (udfs/_embedding.py).
-type goldenRow struct {
-	Fn   string             `json:"fn"`
-	Row  map[string]*string `json:"row"`
-	Text *string            `json:"text"`
-}
-
-func readGoldenRows(t *testing.T) []goldenRow {
+// readGoldenRows returns the golden lines of sample rows, whose "text" the
+// Python reference (udfs/_embedding.py) rendered.
+func readGoldenRows(t *testing.T) []testfix.Golden {
 	t.Helper()
-	f, err := os.Open("../inference/testdata/golden-minilm.jsonl.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []goldenRow
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var g goldenRow
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
+	var out []testfix.Golden
+	for _, g := range testfix.LoadGolden(t) {
 		if g.Fn != "" {
 			out = append(out, g)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

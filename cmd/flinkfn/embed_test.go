@@ -1,62 +1,29 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
-// cacheEnv points FLINKFN_HOME at the repository's .cache, where set-up
-// installs ONNX Runtime and the models; a test binary is not next to them.
-func cacheEnv(t *testing.T) func(string) string {
-	t.Helper()
-	home, err := filepath.Abs("../../.cache")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(home, "lib", "libonnxruntime.so")); err != nil {
-		t.Fatalf("ONNX Runtime is not installed (%v): run `make setup`", err)
-	}
-	return func(k string) string {
-		if k == "FLINKFN_HOME" {
-			return home
-		}
-		return ""
-	}
-}
-
+// goldenVectors maps each golden text to sentence-transformers' vector.
 func goldenVectors(t *testing.T) map[string][]float64 {
 	t.Helper()
-	f, err := os.Open("../../inference/testdata/golden-minilm.jsonl.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]float64{}
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var g struct {
-			Text   *string   `json:"text"`
-			Vector []float64 `json:"vector"`
+	for _, g := range testfix.LoadGolden(t) {
+		if g.Text == nil {
+			continue
 		}
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
+		v := make([]float64, len(g.Vector))
+		for i, x := range g.Vector {
+			v[i] = float64(x)
 		}
-		if g.Text != nil {
-			out[*g.Text] = g.Vector
-		}
+		out[*g.Text] = v
 	}
 	return out
 }
@@ -73,7 +40,7 @@ func cosine(a, b []float64) float64 {
 
 // The issue's acceptance command: printf 'José Müller\nZoë Ångström\n' | flinkfn embed.
 func TestEmbedCommandMatchesSentenceTransformers(t *testing.T) {
-	getenv := cacheEnv(t)
+	getenv := testfix.HomeEnv(t)
 	golden := goldenVectors(t)
 	texts := []string{"José Müller", "Zoë Ångström", ""}
 	in := "José Müller\nZoë Ångström\n\r\n" // the last line is the empty text (its "\r" dropped)
@@ -114,8 +81,8 @@ func TestEmbedCommandErrors(t *testing.T) {
 		{[]string{"--int8", "--variant", "fp32"}, nil, "disagree"},
 		{[]string{"--batch", "0"}, nil, "at least 1"},
 		{[]string{"stray"}, nil, "texts come on stdin"},
-		{[]string{"--variant", "fp16"}, cacheEnv(t), "fp16"},
-		{[]string{"--model", "/nonexistent/model"}, cacheEnv(t), "/nonexistent/model"},
+		{[]string{"--variant", "fp16"}, testfix.HomeEnv(t), "fp16"},
+		{[]string{"--model", "/nonexistent/model"}, testfix.HomeEnv(t), "/nonexistent/model"},
 	} {
 		env := c.env
 		if env == nil {

@@ -1,77 +1,29 @@
 package embedder
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/flinkfn/flinkfn/internal/testfix"
 )
-
-// cacheHome is the repository's .cache, where set-up installs ONNX Runtime
-// and the models (FLINKFN_HOME layout).
-func cacheHome(t *testing.T) func(string) string {
-	t.Helper()
-	home, err := filepath.Abs("../../.cache")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(home, "models", "all-MiniLM-L6-v2", "manifest.json")); err != nil {
-		t.Fatalf("model not installed (%v): run `make setup`", err)
-	}
-	return func(k string) string {
-		if k == "FLINKFN_HOME" {
-			return home
-		}
-		return ""
-	}
-}
-
-type golden struct {
-	Text   *string   `json:"text"`
-	Vector []float64 `json:"vector"`
-}
-
-func readGolden(t *testing.T) []golden {
-	t.Helper()
-	f, err := os.Open("../testdata/golden-minilm.jsonl.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []golden
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var g golden
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
-		if g.Text != nil {
-			out = append(out, g)
-		}
-	}
-	return out
-}
 
 // Texts in, sentence-transformers' vectors out: tokenizer + batcher + engine,
 // four concurrent callers sharing one batcher, each its own order.
 func TestEmbedMatchesSentenceTransformers(t *testing.T) {
-	e, err := Open(Config{Getenv: cacheHome(t)})
+	e, err := Open(Config{Getenv: testfix.HomeEnv(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	gs := readGolden(t)
+	var gs []testfix.Golden
+	for _, g := range testfix.LoadGolden(t) {
+		if g.Text != nil {
+			gs = append(gs, g)
+		}
+	}
 	if len(gs) < 200 || e.Dims() != 384 {
 		t.Fatalf("%d golden texts, dims %d", len(gs), e.Dims())
 	}
@@ -87,7 +39,7 @@ func TestEmbedMatchesSentenceTransformers(t *testing.T) {
 			defer wg.Done()
 			// Caller w embeds the texts in a rotated order.
 			texts := make([]string, len(gs))
-			want := make([][]float64, len(gs))
+			want := make([][]float32, len(gs))
 			for i := range gs {
 				g := gs[(i+w*37)%len(gs)]
 				texts[i], want[i] = *g.Text, g.Vector
@@ -97,11 +49,12 @@ func TestEmbedMatchesSentenceTransformers(t *testing.T) {
 			for i, v := range vecs {
 				var dot, na, nb float64
 				for j := range v {
-					d := math.Abs(float64(v[j]) - want[i][j])
+					w := float64(want[i][j])
+					d := math.Abs(float64(v[j]) - w)
 					r.maxAbs = math.Max(r.maxAbs, d)
-					dot += float64(v[j]) * want[i][j]
+					dot += float64(v[j]) * w
 					na += float64(v[j]) * float64(v[j])
-					nb += want[i][j] * want[i][j]
+					nb += w * w
 				}
 				r.minCos = math.Min(r.minCos, dot/math.Sqrt(na*nb))
 			}
@@ -125,7 +78,7 @@ func TestEmbedMatchesSentenceTransformers(t *testing.T) {
 }
 
 func TestEmbedCancelled(t *testing.T) {
-	e, err := Open(Config{Getenv: cacheHome(t)})
+	e, err := Open(Config{Getenv: testfix.HomeEnv(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +100,7 @@ func TestLazyLoadsOnceAndRemembersFailure(t *testing.T) {
 	if bad.Loaded() != nil {
 		t.Fatal("loaded after failure")
 	}
-	l := NewLazy(Config{Getenv: cacheHome(t)})
+	l := NewLazy(Config{Getenv: testfix.HomeEnv(t)})
 	if l.Loaded() != nil {
 		t.Fatal("loaded before first use")
 	}
