@@ -88,21 +88,29 @@ func findRuntimeLibrary(getenv func(string) string, exe string, sysDirs []string
 		return abs(p), nil
 	}
 	nf.Tried = append(nf.Tried, EnvORTLib+" (not set)")
+	return search(nf, getenv, exe, filepath.Join("lib", RuntimeLibName), sysDirs, RuntimeLibName, isFile)
+}
+
+// search tries $FLINKFN_HOME/<rel>, <folder of exe>/../<rel>, then
+// <sys>/<sysRel> for each system folder, and returns the first place check
+// accepts; nf collects every place tried.
+func search(nf *NotFoundError, getenv func(string) string, exe, rel string, sys []string, sysRel string,
+	check func(string) error) (string, error) {
 	var cands []string
 	if h := getenv(EnvHome); h != "" {
-		cands = append(cands, filepath.Join(h, "lib", RuntimeLibName))
+		cands = append(cands, filepath.Join(h, rel))
 	} else {
 		nf.Tried = append(nf.Tried, EnvHome+" (not set)")
 	}
 	if exe != "" {
-		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "lib", RuntimeLibName))
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", rel))
 	}
-	for _, d := range sysDirs {
-		cands = append(cands, filepath.Join(d, RuntimeLibName))
+	for _, d := range sys {
+		cands = append(cands, filepath.Join(d, sysRel))
 	}
 	for _, c := range cands {
 		c = filepath.Clean(c)
-		if err := isFile(c); err != nil {
+		if err := check(c); err != nil {
 			nf.Tried = append(nf.Tried, fmt.Sprintf("%s (%v)", c, reason(err)))
 			continue
 		}
@@ -154,27 +162,7 @@ func findModelDir(explicit string, getenv func(string) string, exe string, sysRo
 		Tried: []string{"model flag (not given)", EnvModelDir + " (not set)"},
 		Hint:  "run make setup (scripts/fetch_artifacts.py installs the models), or set " + EnvModelDir + " to a folder holding " + ManifestFile,
 	}
-	var cands []string
-	if h := getenv(EnvHome); h != "" {
-		cands = append(cands, filepath.Join(h, "models", name))
-	} else {
-		nf.Tried = append(nf.Tried, EnvHome+" (not set)")
-	}
-	if exe != "" {
-		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "models", name))
-	}
-	for _, r := range sysRoots {
-		cands = append(cands, filepath.Join(r, name))
-	}
-	for _, c := range cands {
-		c = filepath.Clean(c)
-		if err := isModelDir(c); err != nil {
-			nf.Tried = append(nf.Tried, fmt.Sprintf("%s (%v)", c, reason(err)))
-			continue
-		}
-		return abs(c), nil
-	}
-	return "", nf
+	return search(nf, getenv, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
 }
 
 // LocateRuntimeLibrary is FindRuntimeLibrary with the process environment
