@@ -50,14 +50,17 @@ func (p *plan) run(ctx context.Context, dm *dataManager, id string) (bundleStats
 	b := &bundle{p: p, id: id, sink: sink, outRow: make([]fn.Value, len(p.out.fields))}
 	ib := src.inbox(id, p.source.transformID)
 	for {
-		d, err := src.receive(ctx, ib)
+		it, err := src.receive(ctx, ib)
 		if err != nil {
-			return b.stats, fmt.Errorf("bundle %s: receive input: %w", id, err)
+			return b.stats, kinded(ErrData, fmt.Errorf("bundle %s: receive input: %w", id, err))
 		}
+		d := it.d
 		if len(d.GetData()) > 0 {
-			if err := b.chunk(ctx, d.GetData()); err != nil {
-				return b.stats, err
-			}
+			err = b.chunk(ctx, d.GetData())
+		}
+		src.release(it)
+		if err != nil {
+			return b.stats, err
 		}
 		if d.GetIsLast() {
 			break
@@ -78,7 +81,7 @@ func (b *bundle) chunk(ctx context.Context, data []byte) error {
 	for off := 0; off < len(data); {
 		l, n := binary.Uvarint(data[off:])
 		if n <= 0 || l > uint64(len(data)-off-n) {
-			return fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk", b.id, off, len(data))
+			return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk", b.id, off, len(data)))
 		}
 		off += n
 		elem := data[off : off+int(l)]
@@ -88,10 +91,10 @@ func (b *bundle) chunk(ctx context.Context, data []byte) error {
 		clear(b.slab[start:])
 		kind, used, err := p.in.rc.Decode(elem, b.slab[start:start+nf])
 		if err != nil {
-			return fmt.Errorf("bundle %s: decode input row %d: %w", b.id, b.stats.rowsIn+int64(len(b.kinds)), err)
+			return kinded(ErrDecode, fmt.Errorf("bundle %s: decode input row %d: %w", b.id, b.stats.rowsIn+int64(len(b.kinds)), err))
 		}
 		if used != len(elem) {
-			return fmt.Errorf("bundle %s: input row %d has %d trailing bytes", b.id, b.stats.rowsIn+int64(len(b.kinds)), len(elem)-used)
+			return kinded(ErrDecode, fmt.Errorf("bundle %s: input row %d has %d trailing bytes", b.id, b.stats.rowsIn+int64(len(b.kinds)), len(elem)-used))
 		}
 		b.kinds = append(b.kinds, kind)
 	}
@@ -171,14 +174,14 @@ func (b *bundle) flush(ctx context.Context, last bool) error {
 	if len(b.out) >= flushBytes || (last && len(b.out) > 0) {
 		d := &fnpb.Elements_Data{InstructionId: b.id, TransformId: b.p.sink.transformID, Data: b.out}
 		if err := b.sink.send(ctx, d); err != nil {
-			return fmt.Errorf("bundle %s: send output: %w", b.id, err)
+			return kinded(ErrData, fmt.Errorf("bundle %s: send output: %w", b.id, err))
 		}
 		b.out = nil // the sent message owns the old buffer
 	}
 	if last {
 		d := &fnpb.Elements_Data{InstructionId: b.id, TransformId: b.p.sink.transformID, IsLast: true}
 		if err := b.sink.send(ctx, d); err != nil {
-			return fmt.Errorf("bundle %s: send end of output: %w", b.id, err)
+			return kinded(ErrData, fmt.Errorf("bundle %s: send end of output: %w", b.id, err))
 		}
 	}
 	return nil
@@ -285,17 +288,32 @@ func (b *bundle) rowError(c *call, r int, args []fn.Value, err error) error {
 		c.f.FullName(), b.stats.rowsIn+int64(r), b.id, strings.Join(parts, "; "), err)
 }
 
-func (p *plan) functionNames() string {
-	names := make([]string, len(p.calls))
-	for i, c := range p.calls {
-		names[i] = c.f.FullName()
-	}
-	return strings.Join(names, ", ")
-}
+func (p *plan) functionNames() string { return strings.Join(p.fullNames(), ", ") }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// kindError tags an error with its failure kind for the Observer.
+type kindError struct {
+	kind string
+	err  error
+}
+
+func (e *kindError) Error() string { return e.err.Error() }
+func (e *kindError) Unwrap() error { return e.err }
+
+func kinded(kind string, err error) error { return &kindError{kind: kind, err: err} }
+
+// errKind is the failure kind of a bundle error: tagged kinds win;
+// everything else comes from a function.
+func errKind(err error) string {
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return ke.kind
+	}
+	return ErrFunction
 }

@@ -34,9 +34,14 @@ type session struct {
 	control  fnpb.BeamFnControlClient
 	data     *dataManager
 	plans    *planCache
+	observer Observer
 }
 
-func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onConnected func()) error {
+func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onConnected func(), drain <-chan struct{}) error {
+	// The control stream has its own context so that a drain can end it
+	// after the last in-flight bundle.
+	ctx, endStream := context.WithCancel(ctx)
+	defer endStream()
 	stream, err := s.control.Control(ctx, grpc.WaitForReady(true))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -73,15 +78,34 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 	// they are cancelled so the worker exits promptly.
 	bundleCtx, cancelBundles := context.WithCancel(ctx)
 	defer cancelBundles()
-	var bundles sync.WaitGroup
-	recvErr := s.recvLoop(bundleCtx, stream, out, &bundles)
+	bundles := &inFlight{}
+	drained := make(chan struct{})
+	if drain != nil {
+		go func() {
+			defer close(drained)
+			select {
+			case <-drain:
+			case <-ctx.Done():
+				return
+			}
+			s.log.Info("draining: refusing new bundles", "in_flight", bundles.count())
+			bundles.closeAndWait(ctx)
+			s.log.Info("drained: closing the control stream")
+			endStream()
+		}()
+	} else {
+		close(drained)
+	}
+	recvErr := s.recvLoop(bundleCtx, stream, out, bundles)
 	cancelBundles()
-	bundles.Wait()
+	bundles.closeAndWait(context.Background())
+	endStream()
+	<-drained
 	close(out)
 	if err := <-sendErr; err != nil && recvErr == nil && ctx.Err() == nil {
 		s.log.Warn("control stream send failed", "err", err)
 	}
-	if recvErr != nil && ctx.Err() == nil {
+	if recvErr != nil && !bundles.isClosed() {
 		s.log.Warn("control stream ended with an error", "err", recvErr)
 	} else {
 		s.log.Info("control stream ended")
@@ -91,7 +115,7 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 
 // recvLoop reads instructions until the stream ends; every process_bundle
 // runs in its own goroutine, tracked by bundles.
-func (s *session) recvLoop(ctx context.Context, stream controlStream, out chan<- *fnpb.InstructionResponse, bundles *sync.WaitGroup) error {
+func (s *session) recvLoop(ctx context.Context, stream controlStream, out chan<- *fnpb.InstructionResponse, bundles *inFlight) error {
 	for {
 		req, err := stream.Recv()
 		if err != nil {
@@ -103,9 +127,12 @@ func (s *session) recvLoop(ctx context.Context, stream controlStream, out chan<-
 		id := req.GetInstructionId()
 		switch r := req.GetRequest().(type) {
 		case *fnpb.InstructionRequest_ProcessBundle:
-			bundles.Add(1)
+			if !bundles.add() {
+				out <- &fnpb.InstructionResponse{InstructionId: id, Error: "flinkfn: the worker is shutting down (drain); bundle " + id + " refused"}
+				continue
+			}
 			go func() {
-				defer bundles.Done()
+				defer bundles.done()
 				out <- s.processBundle(ctx, id, r.ProcessBundle)
 			}()
 		case *fnpb.InstructionRequest_Register:
@@ -130,12 +157,27 @@ func (s *session) recvLoop(ctx context.Context, stream controlStream, out chan<-
 func (s *session) processBundle(ctx context.Context, id string, req *fnpb.ProcessBundleRequest) (resp *fnpb.InstructionResponse) {
 	start := time.Now()
 	log := s.log.With("instruction_id", id, "descriptor_id", req.GetProcessBundleDescriptorId())
+	var (
+		p     *plan
+		stats bundleStats
+		kind  string
+	)
+	counters := fn.NewCounters()
 	defer func() {
-		if p := recover(); p != nil {
-			log.Error("bundle panicked", "panic", p, "stack", string(debug.Stack()))
-			resp = &fnpb.InstructionResponse{InstructionId: id, Error: fmt.Sprintf("flinkfn: internal error while processing bundle %s: %v", id, p)}
+		if r := recover(); r != nil {
+			log.Error("bundle panicked", "panic", r, "stack", string(debug.Stack()))
+			resp = &fnpb.InstructionResponse{InstructionId: id, Error: fmt.Sprintf("flinkfn: internal error while processing bundle %s: %v", id, r)}
+			kind = ErrInternal
 		}
 		s.data.End(id)
+		if s.observer != nil {
+			var names []string
+			if p != nil {
+				names = p.fullNames()
+			}
+			s.observer.BundleDone(names, stats.rowsIn, time.Since(start), kind)
+			s.observer.Counters(counters.Values())
+		}
 	}()
 	p, urls, err := s.plans.get(ctx, s.control, s.registry, req.GetProcessBundleDescriptorId())
 	if err != nil {
@@ -148,13 +190,78 @@ func (s *session) processBundle(ctx context.Context, id string, req *fnpb.Proces
 			}
 		}
 		log.Error("bundle setup failed", "err", err)
+		kind = ErrSetup
 		return &fnpb.InstructionResponse{InstructionId: id, Error: err.Error()}
 	}
-	stats, err := p.run(ctx, s.data, id)
+	stats, err = p.run(fn.WithCounters(ctx, counters), s.data, id)
 	if err != nil {
-		log.Error("bundle failed", "err", err)
+		kind = errKind(err)
+		log.Error("bundle failed", "err", err, "kind", kind)
 		return &fnpb.InstructionResponse{InstructionId: id, Error: err.Error()}
 	}
 	log.Debug("bundle done", "rows_in", stats.rowsIn, "rows_out", stats.rowsOut, "elapsed", time.Since(start))
-	return &fnpb.InstructionResponse{InstructionId: id, Response: &fnpb.InstructionResponse_ProcessBundle{ProcessBundle: &fnpb.ProcessBundleResponse{}}}
+	return &fnpb.InstructionResponse{InstructionId: id, Response: &fnpb.InstructionResponse_ProcessBundle{ProcessBundle: &fnpb.ProcessBundleResponse{
+		MonitoringInfos: userMetrics(p.metricTransform(), counters.Values()),
+	}}}
+}
+
+// inFlight counts running bundles; once closed it admits no more. Unlike a
+// sync.WaitGroup it may be waited on while bundles are still being added.
+type inFlight struct {
+	mu     sync.Mutex
+	n      int
+	closed bool
+	zero   chan struct{} // closed when n drops to 0 after close
+}
+
+func (f *inFlight) add() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inFlight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+func (f *inFlight) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+func (f *inFlight) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// closeAndWait admits no more bundles and waits until none runs (or ctx is
+// done).
+func (f *inFlight) closeAndWait(ctx context.Context) {
+	f.mu.Lock()
+	f.closed = true
+	if f.n == 0 {
+		f.mu.Unlock()
+		return
+	}
+	if f.zero == nil {
+		f.zero = make(chan struct{})
+	}
+	zero := f.zero
+	f.mu.Unlock()
+	select {
+	case <-zero:
+	case <-ctx.Done():
+	}
 }

@@ -36,14 +36,45 @@ const (
 type inboxKey struct{ instruction, transform string }
 
 type inbox struct {
-	ch   chan *fnpb.Elements_Data
+	ch   chan inItem
 	done chan struct{} // closed when the instruction ended
 }
 
+// inItem is one Data message and the input bytes it holds in the session's
+// limiter until its bundle has consumed it.
+type inItem struct {
+	d     *fnpb.Elements_Data
+	taken int64
+}
+
+// ByteLimiter bounds the bytes a session has in flight (memory.Limiter).
+// Acquire blocks until n bytes are free and returns the amount taken (a
+// request over the capacity is clamped to it); Release gives them back.
+type ByteLimiter interface {
+	Acquire(ctx context.Context, n int64) (int64, error)
+	Release(n int64)
+}
+
+// noLimit is the ByteLimiter of sessions without a buffer budget.
+type noLimit struct{}
+
+func (noLimit) Acquire(_ context.Context, n int64) (int64, error) { return n, nil }
+func (noLimit) Release(int64)                                     {}
+
 // dataManager owns one multiplexed Data stream per data endpoint URL.
+//
+// Input bytes are held in the input limiter from the moment the reader
+// takes a message off the stream until its bundle has evaluated it; output
+// bytes from the moment a bundle queues a message until it is sent. When a
+// limiter is exhausted the reader stops reading (gRPC flow control pushes
+// back on Flink) or the bundle waits: the session's buffer never grows
+// beyond its reservation. Input and output have separate limiters so that
+// a bundle waiting to send never waits on input it holds itself.
 type dataManager struct {
-	ctx context.Context
-	log *slog.Logger
+	ctx    context.Context
+	log    *slog.Logger
+	inLim  ByteLimiter
+	outLim ByteLimiter
 
 	mu     sync.Mutex
 	conns  map[string]*dataConn
@@ -51,8 +82,14 @@ type dataManager struct {
 	wg     sync.WaitGroup
 }
 
-func newDataManager(ctx context.Context, log *slog.Logger) *dataManager {
-	return &dataManager{ctx: ctx, log: log, conns: map[string]*dataConn{}}
+func newDataManager(ctx context.Context, log *slog.Logger, in, out ByteLimiter) *dataManager {
+	if in == nil {
+		in = noLimit{}
+	}
+	if out == nil {
+		out = noLimit{}
+	}
+	return &dataManager{ctx: ctx, log: log, inLim: in, outLim: out, conns: map[string]*dataConn{}}
 }
 
 // conn returns the stream for url, connecting on first use.
@@ -82,14 +119,16 @@ func (m *dataManager) conn(url string) (*dataConn, error) {
 		cc:      cc,
 		cancel:  cancel,
 		stream:  stream,
-		out:     make(chan *fnpb.Elements, 16),
+		inLim:   m.inLim,
+		outLim:  m.outLim,
+		out:     make(chan outItem, 16),
 		inboxes: map[inboxKey]*inbox{},
 		ended:   newRing(endedCap),
 		broken:  make(chan struct{}),
 	}
 	m.conns[url] = c
 	m.wg.Add(2)
-	go func() { defer m.wg.Done(); c.readLoop() }()
+	go func() { defer m.wg.Done(); c.readLoop(ctx) }()
 	go func() { defer m.wg.Done(); c.writeLoop(ctx) }()
 	return c, nil
 }
@@ -126,7 +165,9 @@ type dataConn struct {
 	cc     *grpc.ClientConn
 	cancel context.CancelFunc
 	stream dataStream
-	out    chan *fnpb.Elements
+	inLim  ByteLimiter
+	outLim ByteLimiter
+	out    chan outItem
 
 	mu      sync.Mutex
 	inboxes map[inboxKey]*inbox
@@ -144,7 +185,7 @@ func (c *dataConn) inbox(instruction, transform string) *inbox {
 	if ib, ok := c.inboxes[k]; ok {
 		return ib
 	}
-	ib := &inbox{ch: make(chan *fnpb.Elements_Data, inboxCap), done: make(chan struct{})}
+	ib := &inbox{ch: make(chan inItem, inboxCap), done: make(chan struct{})}
 	if c.ended.has(instruction) {
 		close(ib.done)
 		return ib
@@ -161,6 +202,19 @@ func (c *dataConn) end(instruction string) {
 		if k.instruction == instruction {
 			close(ib.done)
 			delete(c.inboxes, k)
+			c.drain(ib)
+		}
+	}
+}
+
+// drain releases the input bytes of messages left in an ended inbox.
+func (c *dataConn) drain(ib *inbox) {
+	for {
+		select {
+		case it := <-ib.ch:
+			c.inLim.Release(it.taken)
+		default:
+			return
 		}
 	}
 }
@@ -182,8 +236,9 @@ func (c *dataConn) streamErr() error {
 }
 
 // readLoop is the only goroutine that calls stream.Recv. It hands each Data
-// message to its inbox, blocking while that inbox is full.
-func (c *dataConn) readLoop() {
+// message to its inbox, blocking while that inbox is full or the session's
+// input bytes are exhausted: then nothing is read and Flink is held back.
+func (c *dataConn) readLoop(ctx context.Context) {
 	for {
 		msg, err := c.stream.Recv()
 		if err != nil {
@@ -195,10 +250,21 @@ func (c *dataConn) readLoop() {
 			return
 		}
 		for _, d := range msg.GetData() {
+			taken, err := c.inLim.Acquire(ctx, int64(len(d.GetData())))
+			if err != nil {
+				c.fail(fmt.Errorf("data stream %s: %w", c.url, err))
+				return
+			}
 			ib := c.inbox(d.GetInstructionId(), d.GetTransformId())
 			select {
-			case ib.ch <- d:
+			case ib.ch <- inItem{d: d, taken: taken}:
+				select {
+				case <-ib.done: // ended meanwhile: nobody will take it
+					c.drain(ib)
+				default:
+				}
 			case <-ib.done: // instruction ended (failed or finished): drop
+				c.inLim.Release(taken)
 			}
 		}
 		if len(msg.GetTimers()) > 0 {
@@ -211,8 +277,10 @@ func (c *dataConn) readLoop() {
 func (c *dataConn) writeLoop(ctx context.Context) {
 	for {
 		select {
-		case msg := <-c.out:
-			if err := c.stream.Send(msg); err != nil {
+		case it := <-c.out:
+			err := c.stream.Send(it.msg)
+			c.outLim.Release(it.taken)
+			if err != nil {
 				c.fail(fmt.Errorf("data stream %s send: %w", c.url, err))
 				return
 			}
@@ -224,34 +292,51 @@ func (c *dataConn) writeLoop(ctx context.Context) {
 	}
 }
 
-// send queues one Data message for sending.
+// outItem is one queued message and the output bytes it holds.
+type outItem struct {
+	msg   *fnpb.Elements
+	taken int64
+}
+
+// send queues one Data message for sending, waiting while the session's
+// output bytes are exhausted.
 func (c *dataConn) send(ctx context.Context, d *fnpb.Elements_Data) error {
+	taken, err := c.outLim.Acquire(ctx, int64(len(d.GetData())))
+	if err != nil {
+		return err
+	}
 	select {
-	case c.out <- &fnpb.Elements{Data: []*fnpb.Elements_Data{d}}:
+	case c.out <- outItem{msg: &fnpb.Elements{Data: []*fnpb.Elements_Data{d}}, taken: taken}:
 		return nil
 	case <-c.broken:
+		c.outLim.Release(taken)
 		return c.streamErr()
 	case <-ctx.Done():
+		c.outLim.Release(taken)
 		return ctx.Err()
 	}
 }
 
-// receive returns the next Data message of an inbox.
-func (c *dataConn) receive(ctx context.Context, ib *inbox) (*fnpb.Elements_Data, error) {
+// receive returns the next Data message of an inbox. The caller releases
+// its bytes (release) once it has consumed the message.
+func (c *dataConn) receive(ctx context.Context, ib *inbox) (inItem, error) {
 	select {
-	case d := <-ib.ch:
-		return d, nil
+	case it := <-ib.ch:
+		return it, nil
 	default:
 	}
 	select {
-	case d := <-ib.ch:
-		return d, nil
+	case it := <-ib.ch:
+		return it, nil
 	case <-c.broken:
-		return nil, c.streamErr()
+		return inItem{}, c.streamErr()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return inItem{}, ctx.Err()
 	}
 }
+
+// release gives back the input bytes of a consumed message.
+func (c *dataConn) release(it inItem) { c.inLim.Release(it.taken) }
 
 func (c *dataConn) close() {
 	c.mu.Lock()

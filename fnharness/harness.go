@@ -40,7 +40,38 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// OnConnected, if set, is called once the control stream is open.
 	OnConnected func()
+	// InputLimiter and OutputLimiter bound the session's in-flight input
+	// and output bytes (its share of python.fn-execution.buffer.memory.size);
+	// nil means unbounded (beyond the fixed per-stream message queues).
+	InputLimiter, OutputLimiter ByteLimiter
+	// Observer, if set, hears about every bundle.
+	Observer Observer
+	// Drain, when closed, makes the session refuse new bundles, wait for
+	// those in flight and then end (Run returns nil). Cancelling ctx stops
+	// it at once instead, cancelling in-flight bundles.
+	Drain <-chan struct{}
 }
+
+// Observer receives bundle events for the worker's metrics. It must be
+// safe for concurrent use: bundles run concurrently.
+type Observer interface {
+	// BundleDone reports a finished bundle: the full names of the functions
+	// its plan calls, the input rows it read, its duration and, when it
+	// failed, the kind of failure (ErrSetup, ErrFunction, ErrDecode, ErrData,
+	// ErrInternal); "" on success.
+	BundleDone(functions []string, rowsIn int64, took time.Duration, errKind string)
+	// Counters reports the user counters a bundle's functions added.
+	Counters(values []fn.CounterValue)
+}
+
+// Failure kinds reported to Observer.BundleDone.
+const (
+	ErrSetup    = "setup"    // the descriptor could not be planned (unknown function, signature mismatch, bad payload)
+	ErrFunction = "function" // a function failed on a row or a batch
+	ErrDecode   = "decode"   // malformed input bytes
+	ErrData     = "data"     // the data stream broke or the bundle was cancelled
+	ErrInternal = "internal" // a panic in flinkfn
+)
 
 // Run provisions and serves one worker session until the control stream
 // ends (returns nil) or ctx is cancelled (returns nil after closing the
@@ -95,7 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer conn.Close()
 
-	data := newDataManager(sessCtx, log)
+	data := newDataManager(sessCtx, log, opts.InputLimiter, opts.OutputLimiter)
 	defer data.Close()
 
 	s := &session{
@@ -104,8 +135,9 @@ func Run(ctx context.Context, opts Options) error {
 		control:  fnpb.NewBeamFnControlClient(conn),
 		data:     data,
 		plans:    newPlanCache(),
+		observer: opts.Observer,
 	}
-	return s.serve(sessCtx, opts.ConnectTimeout, opts.OnConnected)
+	return s.serve(sessCtx, opts.ConnectTimeout, opts.OnConnected, opts.Drain)
 }
 
 // dial opens an insecure HTTP/2 connection with Flink-compatible settings:

@@ -14,6 +14,12 @@ type Embedder interface {
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }
 
+// TruncationCounter is implemented by embedders that can say how many of
+// the texts were cut to the model's maximum sequence length.
+type TruncationCounter interface {
+	EmbedCounted(ctx context.Context, texts []string) (vecs [][]float32, truncated int, err error)
+}
+
 // EmbedderSource returns the process's embedder, loading it on first use.
 // Functions call it when they first evaluate a batch, so a job that uses
 // no embedding function never loads a model.
@@ -33,7 +39,7 @@ func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
 		Params: []fn.Param{{Name: "text", Accepts: fn.OneOf(fn.CHAR, fn.VARCHAR)}},
 		Result: fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
 		EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
-			return embedRows(ctx, src, "udfs.embed_udf.embed", rows, out, func(r []fn.Value) (string, bool, error) {
+			return embedRows(ctx, src, "udfs.embed_udf.embed", "embed", rows, out, func(r []fn.Value) (string, bool, error) {
 				if r[0].IsNull() {
 					return "", false, nil
 				}
@@ -58,7 +64,7 @@ func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
 			Params: params,
 			Result: fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
 			EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
-				return embedRows(ctx, src, full, rows, out, t.Render)
+				return embedRows(ctx, src, full, t.Name, rows, out, t.Render)
 			},
 		})
 	}
@@ -67,7 +73,7 @@ func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
 
 // embedRows renders every row to a text (or NULL), embeds the texts in one
 // call and writes one result per row.
-func embedRows(ctx context.Context, src EmbedderSource, name string, rows [][]fn.Value, out []fn.Value,
+func embedRows(ctx context.Context, src EmbedderSource, name, short string, rows [][]fn.Value, out []fn.Value,
 	render func([]fn.Value) (string, bool, error)) error {
 	texts := make([]string, 0, len(rows))
 	idx := make([]int, 0, len(rows))
@@ -89,10 +95,19 @@ func embedRows(ctx context.Context, src EmbedderSource, name string, rows [][]fn
 	if err != nil {
 		return fmt.Errorf("%s: load the embedding model: %w", name, err)
 	}
-	vecs, err := e.Embed(ctx, texts)
+	var vecs [][]float32
+	truncated := 0
+	if tc, ok := e.(TruncationCounter); ok {
+		vecs, truncated, err = tc.EmbedCounted(ctx, texts)
+	} else {
+		vecs, err = e.Embed(ctx, texts)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: embed %d texts: %w", name, len(texts), err)
 	}
+	// Flink user metrics (flinkfn.<function>.texts_embedded / texts_truncated).
+	fn.AddCounter(ctx, short, "texts_embedded", int64(len(texts)))
+	fn.AddCounter(ctx, short, "texts_truncated", int64(truncated))
 	if len(vecs) != len(texts) {
 		return fmt.Errorf("%s: embedder returned %d vectors for %d texts", name, len(vecs), len(texts))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"text/tabwriter"
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
@@ -13,7 +14,7 @@ import (
 
 // newRegistry builds the registry of every function this binary serves.
 // The embedding functions share emb, which loads the model on first use.
-func newRegistry(getenv func(string) string, emb *embedder.Lazy) (*fn.Registry, error) {
+func newRegistry(getenv func(string) string, emb *model) (*fn.Registry, error) {
 	reg := fn.NewRegistry()
 	if err := reg.Register(udfs.Builtins()...); err != nil {
 		return nil, fmt.Errorf("register built-in functions: %w", err)
@@ -36,7 +37,7 @@ func newRegistry(getenv func(string) string, emb *embedder.Lazy) (*fn.Registry, 
 }
 
 func runFunctions(getenv func(string) string, stdout io.Writer) error {
-	emb := embedder.NewLazy(embedder.Config{Getenv: getenv})
+	emb := newModel(embedder.Config{Getenv: getenv}, nil, nil, slog.Default(), getenv)
 	defer emb.Close()
 	reg, err := newRegistry(getenv, emb)
 	if err != nil {

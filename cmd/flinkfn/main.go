@@ -59,6 +59,9 @@ Usage:
   flinkfn functions            list registered functions and their signatures
   flinkfn embed [--model DIR] [--int8] < texts
                                embed one text per line, print one JSON array per line
+  flinkfn pool [--listen ADDR] [--http ADDR] [--memory-limit SIZE] ...
+                               run the worker pool: one shared model per TaskManager
+                               (workers use it when FLINKFN_POOL=ADDR is set)
   flinkfn version              print the version
   flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
                                check TaskManager memory before deploying
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runModule(ctx, args[1], args[2:], getenv, stderr)
 	case "worker":
 		return runWorker(ctx, args[1:], getenv, stderr)
+	case "pool":
+		return runPool(ctx, args[1:], getenv, stderr)
 	case "embed":
 		return runEmbed(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "functions":

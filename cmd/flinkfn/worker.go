@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/flinkfn/flinkfn/inference/embedder"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/flinkfn/flinkfn/fnharness"
+	"github.com/flinkfn/flinkfn/inference/embedder"
+	"github.com/flinkfn/flinkfn/memory"
+	"github.com/flinkfn/flinkfn/observe"
+	"github.com/flinkfn/flinkfn/pool"
 )
 
 // bootLogName is the file Flink reads into its exception when the worker
@@ -61,29 +65,161 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			f.Close()
 		}
 	}
-	emb := embedder.NewLazy(embedder.Config{Getenv: getenv, Logger: log})
+
+	// Pool mode: this process is only the shim.
+	if addr, src := poolAddress(getenv); addr != "" {
+		log.Info("flinkfn shim: asking the pool to serve the worker", "version", version, "worker_id", id, "pool", addr, "pool_from", src)
+		err := pool.Shim(ctx, pool.ShimConfig{
+			Address: addr, WorkerID: id, ProvisionEndpoint: endpoint,
+			Params: workerParams(getenv), Logger: log,
+		})
+		if err == nil {
+			return nil
+		}
+		if getenv(fallbackEnv) != "local" || !errors.Is(err, pool.ErrUnreachable) {
+			return fail(err)
+		}
+		log.Warn("pool unreachable; serving the worker in this process ("+fallbackEnv+"=local)", "err", err)
+	}
+
+	// In-process worker (PROCESS mode): the same memory rules as a pool
+	// session, for its single session.
+	budget, set, err := memoryPlan(memoryInputs{
+		limit: getenv("FLINKFN_MEMORY_LIMIT"), limitSource: "FLINKFN_MEMORY_LIMIT",
+		framework: getenv("FLINKFN_FRAMEWORK_MEMORY"), buffer: getenv("FLINKFN_BUFFER_MEMORY"),
+		flinkConf: flinkConfDir(getenv),
+	}, getenv)
+	if err != nil {
+		return fail(err)
+	}
+	fw, err := budget.Reserve(memory.KindFramework, "worker "+id, set.Framework)
+	if err != nil {
+		return fail(fmt.Errorf("%w. Give the Python worker more memory (taskmanager.memory.managed.size; `flinkfn plan` computes it)", err))
+	}
+	defer fw.Release()
+	buf, err := budget.Reserve(memory.KindBuffer, id, set.Buffer)
+	if err != nil {
+		return fail(fmt.Errorf("%w. Give the Python worker more memory (taskmanager.memory.managed.size; `flinkfn plan` computes it)", err))
+	}
+	defer buf.Release()
+	in, out := memory.NewLimiter(set.Buffer/2), memory.NewLimiter(set.Buffer-set.Buffer/2)
+
+	metrics := observe.New()
+	metrics.WatchMemory(memoryState(budget, func() int64 { return in.InUse() + out.InUse() }))
+	emb := newModel(embedder.Config{Getenv: getenv, Logger: log}, budget, metrics, log, getenv)
 	defer func() {
 		if err := emb.Close(); err != nil {
 			log.Warn("close the embedding model", "err", err)
 		}
 	}()
+	if addr := getenv("FLINKFN_HTTP"); addr != "" {
+		metrics.SetReady(true)
+		srv, err := observe.Serve(ctx, addr, metrics, nil, log)
+		if err != nil {
+			log.Warn("metrics endpoint unavailable", "addr", addr, "err", err)
+		} else {
+			defer srv.Close()
+			log.Info("metrics endpoint", "addr", srv.Addr())
+		}
+	}
 	reg, err := newRegistry(getenv, emb)
 	if err != nil {
 		return fail(err)
 	}
-	log.Info("flinkfn worker starting", "version", version, "worker_id", id, "provision_endpoint", endpoint, "functions", len(reg.Functions()))
-	err = fnharness.Run(ctx, fnharness.Options{
+	log.Info("flinkfn worker starting", "version", version, "worker_id", id, "provision_endpoint", endpoint,
+		"functions", len(reg.Functions()), "memory_limit", budget.Limit(), "memory_limit_source", budget.Source(),
+		"framework", set.Framework, "buffer", set.Buffer)
+
+	// SIGTERM (ctx) drains: no new bundles, in-flight ones finish within
+	// drainTimeout, then the session ends.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	drain := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(drain)
+			select {
+			case <-time.After(drainTimeout(getenv)):
+				cancel()
+			case <-runCtx.Done():
+			}
+		case <-runCtx.Done():
+		}
+	}()
+	err = fnharness.Run(runCtx, fnharness.Options{
 		WorkerID:          id,
 		ProvisionEndpoint: endpoint,
 		Registry:          reg,
 		Logger:            log,
 		ConnectTimeout:    connectTimeout,
+		InputLimiter:      in,
+		OutputLimiter:     out,
+		Observer:          harnessObserver{metrics},
+		Drain:             drain,
 	})
+	cancel()
 	if err != nil {
 		return fail(err)
 	}
 	log.Info("flinkfn worker stopped", "worker_id", id)
 	return nil
+}
+
+// fallbackEnv opts into serving the worker in-process when the configured
+// pool cannot be reached (default: fail with the pool's address).
+const fallbackEnv = "FLINKFN_POOL_FALLBACK"
+
+// poolAddress is the pool to use: FLINKFN_POOL, else
+// PYTHON_LOOPBACK_SERVER_ADDRESS (Flink copies python.loopback-server.address
+// into the worker's environment under that name).
+func poolAddress(getenv func(string) string) (addr, source string) {
+	if a := strings.TrimSpace(getenv("FLINKFN_POOL")); a != "" {
+		return a, "FLINKFN_POOL"
+	}
+	if a := strings.TrimSpace(getenv("PYTHON_LOOPBACK_SERVER_ADDRESS")); a != "" {
+		return a, "PYTHON_LOOPBACK_SERVER_ADDRESS"
+	}
+	return "", ""
+}
+
+// workerParams is StartWorkerRequest.params: like PyFlink's boot, the
+// worker's environment (plus SEMI_PERSISTENT_DIRECTORY).
+func workerParams(getenv func(string) string) map[string]string {
+	params := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			params[k] = getenv(k)
+		}
+	}
+	if _, ok := params["SEMI_PERSISTENT_DIRECTORY"]; !ok {
+		params["SEMI_PERSISTENT_DIRECTORY"] = getenv("BOOT_LOG_DIR")
+	}
+	return params
+}
+
+// flinkConfDir is the Flink configuration the TaskManager runs with, when
+// its environment names it.
+func flinkConfDir(getenv func(string) string) string {
+	if f := getenv("FLINKFN_FLINK_CONF"); f != "" {
+		return f
+	}
+	if d := getenv("FLINK_CONF_DIR"); d != "" {
+		if _, err := os.Stat(d); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// drainTimeout bounds how long SIGTERM waits for in-flight bundles.
+func drainTimeout(getenv func(string) string) time.Duration {
+	if v := getenv("FLINKFN_DRAIN_TIMEOUT"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			return d
+		}
+	}
+	return 10 * time.Second
 }
 
 // parseKnown reads --name=value (or --name value) for the known names and

@@ -149,12 +149,18 @@ func Open(cfg Config) (*Embedder, error) {
 // Embed returns one vector per text, in order. Texts longer than the
 // model's max sequence length are truncated (as sentence-transformers does).
 func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	vecs, _, err := e.EmbedCounted(ctx, texts)
+	return vecs, err
+}
+
+// EmbedCounted is Embed that also says how many texts were truncated.
+func (e *Embedder) EmbedCounted(ctx context.Context, texts []string) ([][]float32, int, error) {
 	seqs := make([][]int64, len(texts))
 	trunc := 0
 	for i, t := range texts {
 		enc, err := e.tok.Encode(t)
 		if err != nil {
-			return nil, fmt.Errorf("tokenize text %d: %w", i, err)
+			return nil, 0, fmt.Errorf("tokenize text %d: %w", i, err)
 		}
 		if enc.Truncated {
 			trunc++
@@ -163,8 +169,13 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	}
 	e.texts.Add(int64(len(texts)))
 	e.truncated.Add(int64(trunc))
-	return e.b.Embed(ctx, seqs)
+	vecs, err := e.b.Embed(ctx, seqs)
+	return vecs, trunc, err
 }
+
+// Model and Variant name the loaded model ("all-MiniLM-L6-v2", "fp32").
+func (e *Embedder) Model() string   { return e.eng.Model() }
+func (e *Embedder) Variant() string { return e.eng.Variant() }
 
 // Dims is the length of every vector.
 func (e *Embedder) Dims() int { return e.eng.Dims() }

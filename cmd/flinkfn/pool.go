@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/flinkfn/flinkfn/inference/embedder"
+	"github.com/flinkfn/flinkfn/memory"
+	"github.com/flinkfn/flinkfn/observe"
+	"github.com/flinkfn/flinkfn/pool"
+)
+
+const poolUsage = `Usage: flinkfn pool [--listen ADDR] [--http ADDR] [--flink-conf PATH] [--memory-limit SIZE] [--model DIR] [--int8]
+
+Runs the worker pool: one long-running process per TaskManager that loads
+the embedding model once, warms it and serves Beam's
+BeamFnExternalWorkerPool. Point the TaskManager's workers at it with
+FLINKFN_POOL=ADDR in the TaskManager's environment (python.executable stays
+this binary; the process Flink starts becomes a thin shim), or with Flink's
+python.loopback-server.address.
+
+  --listen ADDR            unix:///path/to.sock or a loopback host:port (default 127.0.0.1:50051)
+  --http ADDR              /healthz, /readyz and /metrics (default 127.0.0.1:9464; "off" disables)
+  --flink-conf PATH        Flink config.yaml / flink-conf.yaml or conf folder: reads
+                           python.fn-execution.framework.memory.size (default 64mb) and
+                           python.fn-execution.buffer.memory.size (default 15mb)
+  --memory-limit SIZE      the pool's memory budget (default: _PYTHON_WORKER_MEMORY_LIMIT,
+                           else the cgroup memory limit, else none)
+  --framework-memory SIZE  override the framework memory (reserved once)
+  --buffer-memory SIZE     override the buffer memory (reserved per session)
+  --model DIR              model folder (default: as the worker finds it)
+  --int8 | --variant NAME  model variant (default fp32)
+  --drain-timeout DUR      on SIGTERM, how long in-flight bundles may finish (default 30s)
+  --log-level LEVEL        debug, info, warn, error (default info)
+
+Sizes use Flink's syntax (512mb, 2 gb, 1073741824).
+`
+
+// runPool is `flinkfn pool`.
+func runPool(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, poolUsage) }
+	listen := fs.String("listen", "127.0.0.1:50051", "pool address")
+	httpAddr := fs.String("http", "127.0.0.1:9464", "health and metrics address")
+	flinkConf := fs.String("flink-conf", "", "Flink configuration")
+	limit := fs.String("memory-limit", "", "memory budget")
+	framework := fs.String("framework-memory", "", "framework memory")
+	buffer := fs.String("buffer-memory", "", "buffer memory per session")
+	modelDir := fs.String("model", "", "model folder")
+	int8 := fs.Bool("int8", false, "quantised variant")
+	variant := fs.String("variant", "", "model variant")
+	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "drain timeout")
+	logLevel := fs.String("log-level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: fmt.Sprintf("flinkfn pool: unexpected argument %q", fs.Arg(0))}
+	}
+	if *int8 {
+		*variant = "int8"
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return exitError{code: 2, msg: fmt.Sprintf("flinkfn pool: --log-level %q: %v", *logLevel, err)}
+	}
+	log := observe.NewLogger(stderr, level, "component", "flinkfn-pool", "pid", os.Getpid())
+	fail := func(err error) error {
+		log.Error("flinkfn pool failed", "err", err)
+		return exitError{code: 1, msg: "flinkfn pool: " + err.Error()}
+	}
+
+	conf := *flinkConf
+	if conf == "" {
+		conf = flinkConfDir(getenv)
+	}
+	src := "--memory-limit"
+	if *limit == "" && getenv("FLINKFN_MEMORY_LIMIT") != "" {
+		*limit, src = getenv("FLINKFN_MEMORY_LIMIT"), "FLINKFN_MEMORY_LIMIT"
+	}
+	budget, set, err := memoryPlan(memoryInputs{limit: *limit, limitSource: src, framework: *framework, buffer: *buffer, flinkConf: conf}, getenv)
+	if err != nil {
+		return fail(err)
+	}
+	log.Info("memory plan", "limit", budget.Limit(), "limit_source", budget.Source(),
+		"framework", set.Framework, "framework_source", set.FrameworkSource, "buffer_per_session", set.Buffer, "buffer_source", set.BufferSource)
+
+	metrics := observe.New()
+	var served atomic.Pointer[pool.Server] // set once the service runs
+	metrics.WatchMemory(memoryState(budget, func() int64 {
+		if s := served.Load(); s != nil {
+			return s.BufferInUse()
+		}
+		return 0
+	}))
+	emb := newModel(embedder.Config{ModelDir: *modelDir, Variant: *variant, Getenv: getenv, Logger: log}, budget, metrics, log, getenv)
+	defer func() {
+		if err := emb.Close(); err != nil {
+			log.Warn("close the embedding model", "err", err)
+		}
+	}()
+
+	// Health first: /healthz answers and /readyz says why not while the
+	// model loads.
+	readyCh := make(chan struct{})
+	ready := func() error {
+		select {
+		case <-readyCh:
+			return emb.Loaded()
+		default:
+		}
+		if err := emb.Loaded(); err != nil {
+			return err
+		}
+		return errors.New("starting the worker pool service")
+	}
+	if *httpAddr != "" && *httpAddr != "off" {
+		hs, err := observe.Serve(context.WithoutCancel(ctx), *httpAddr, metrics, ready, log)
+		if err != nil {
+			return fail(err)
+		}
+		defer hs.Close()
+		log.Info("health and metrics endpoint", "addr", hs.Addr())
+	}
+
+	fw, err := budget.Reserve(memory.KindFramework, "pool", set.Framework)
+	if err != nil {
+		return fail(err)
+	}
+	defer fw.Release()
+	if _, err := emb.Get(ctx); err != nil {
+		return fail(err)
+	}
+	reg, err := newRegistry(getenv, emb)
+	if err != nil {
+		return fail(err)
+	}
+	srv, err := pool.New(pool.Config{
+		Registry: reg, Logger: log, Budget: budget, BufferBytes: set.Buffer,
+		Observer: harnessObserver{metrics}, Hooks: metrics,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	lis, err := pool.Listen(*listen)
+	if err != nil {
+		return fail(err)
+	}
+	g := grpc.NewServer()
+	srv.Register(g)
+	served.Store(srv)
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.Serve(lis) }()
+	close(readyCh)
+	metrics.SetReady(true)
+	log.Info("flinkfn pool ready", "version", version, "listen", *listen, "functions", len(reg.Functions()),
+		"memory_free", budget.Free(), "sessions_that_fit", sessionsThatFit(budget, set.Buffer))
+
+	select {
+	case <-ctx.Done():
+		log.Info("SIGTERM: draining the pool", "sessions", srv.Sessions(), "timeout", *drainTimeout)
+	case err := <-stopped:
+		srv.Shutdown(context.Background())
+		return fail(fmt.Errorf("gRPC server stopped: %w", err))
+	}
+	metrics.SetReady(false)
+	dctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
+	derr := srv.Shutdown(dctx)
+	cancel()
+	g.Stop()
+	<-stopped
+	if derr != nil {
+		log.Warn("drain incomplete", "err", derr)
+	}
+	log.Info("flinkfn pool stopped")
+	return nil
+}
+
+// sessionsThatFit is how many more sessions the budget admits (-1: no limit).
+func sessionsThatFit(b *memory.Budget, buffer int64) int64 {
+	if b.Limit() <= 0 || buffer <= 0 {
+		return -1
+	}
+	return b.Free() / buffer
+}

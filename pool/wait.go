@@ -1,0 +1,54 @@
+package pool
+
+import (
+	"context"
+
+	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
+	"google.golang.org/grpc"
+)
+
+// The pool's one extra RPC, flinkfn.pool.v1.Pool/Wait, lets the shim stay
+// alive exactly as long as its session: it returns when the session with
+// the request's worker_id ends (error says why, empty when Flink closed
+// it). It reuses Beam's StopWorker messages, so no extra proto is needed.
+const (
+	waitService = "flinkfn.pool.v1.Pool"
+	waitMethod  = "/" + waitService + "/Wait"
+)
+
+type waiter interface {
+	wait(ctx context.Context, id string) (bool, error)
+}
+
+func registerWait(g *grpc.Server, s *Server) {
+	g.RegisterService(&grpc.ServiceDesc{
+		ServiceName: waitService,
+		HandlerType: (*waiter)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Wait",
+			Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+				req := new(fnpb.StopWorkerRequest)
+				if err := dec(req); err != nil {
+					return nil, err
+				}
+				found, err := srv.(waiter).wait(ctx, req.GetWorkerId())
+				resp := &fnpb.StopWorkerResponse{}
+				switch {
+				case !found:
+					resp.Error = "no session for worker " + req.GetWorkerId()
+				case err != nil:
+					resp.Error = err.Error()
+				}
+				return resp, nil
+			},
+		}},
+		Metadata: "flinkfn/pool/wait.go",
+	}, s)
+}
+
+// callWait calls Wait on a pool connection.
+func callWait(ctx context.Context, cc grpc.ClientConnInterface, id string) (*fnpb.StopWorkerResponse, error) {
+	resp := new(fnpb.StopWorkerResponse)
+	err := cc.Invoke(ctx, waitMethod, &fnpb.StopWorkerRequest{WorkerId: id}, resp)
+	return resp, err
+}
