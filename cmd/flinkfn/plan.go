@@ -7,9 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"strconv"
 
 	"github.com/flinkfn/flinkfn/flinkconf"
+	"github.com/flinkfn/flinkfn/inference/embedder"
 )
 
 // Exit statuses of "flinkfn plan".
@@ -31,7 +34,7 @@ func (e *planExitError) Unwrap() error { return e.err }
 // ExitCode is the process exit status.
 func (e *planExitError) ExitCode() int { return e.code }
 
-const planUsage = `usage: flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
+const planUsage = `usage: flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--measure | --model-footprint SIZE] [--mode process|pool] [--json]
 
 Derives the TaskManager memory exactly as Flink 2.3 does, prints it in the
 shape of Flink's start-up log with the per-slot budget, what the workers
@@ -58,6 +61,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sessions := fs.Int("sessions-per-slot", 1, "Python operators (worker sessions) per slot")
 	stockRSS := fs.String("python-worker-rss", "400m", "RSS of one stock PyFlink worker, for comparison (Flink memory syntax)")
 	headroom := fs.Float64("headroom", 1.2, "safety factor on the workers' need in recommendations")
+	footprint := fs.String("model-footprint", "", "the model's measured footprint (flinkfn_model_footprint_bytes of a running pool or worker) instead of the file-size estimate")
+	measure := fs.Bool("measure", false, "load and warm the model (--model or the installed one) here and use its measured footprint, as the pool and the worker reserve it")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -74,6 +79,33 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	in, err := planInput(*config, *compose, *service, *model, *mode, *shape, *stockRSS, *sessions, *headroom)
 	if err != nil {
 		return &planExitError{planExitUsage, fmt.Errorf("plan: %w", err)}
+	}
+	if *measure {
+		m := newModel(embedder.Config{ModelDir: *model}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), os.Getenv)
+		e, err := m.Get(ctx)
+		if err != nil {
+			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
+		}
+		fp, err := flinkconf.MeasureModel(e.Dir())
+		m.Close()
+		if err != nil {
+			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
+		}
+		*footprint = strconv.FormatInt(m.footprint, 10)
+		in.Model = &fp
+	}
+	if *footprint != "" {
+		n, err := flinkconf.ParseMemorySize(*footprint)
+		if err != nil {
+			return &planExitError{planExitUsage, fmt.Errorf("plan: --model-footprint %q: %w", *footprint, err)}
+		}
+		if in.Model == nil {
+			fp := flinkconf.DefaultModelFootprint()
+			in.Model = &fp
+		}
+		// Measured: the whole footprint; the files are part of it.
+		in.Model.SessionOverhead = max(n-in.Model.Weights, 0)
+		in.Model.Estimated = false
 	}
 	p, err := flinkconf.BuildPlan(in)
 	if err != nil {

@@ -177,6 +177,9 @@ func (e *Embedder) EmbedCounted(ctx context.Context, texts []string) ([][]float3
 func (e *Embedder) Model() string   { return e.eng.Model() }
 func (e *Embedder) Variant() string { return e.eng.Variant() }
 
+// Dir is the model folder.
+func (e *Embedder) Dir() string { return e.dir }
+
 // Dims is the length of every vector.
 func (e *Embedder) Dims() int { return e.eng.Dims() }
 

@@ -68,8 +68,11 @@ public final class Flinkfn {
     public static Configuration clusterConfig() {
         Configuration c = new Configuration();
         set(c, PYTHON_EXECUTABLE, binaryPath().toString());
-        // Small but sufficient: Python operators of one slot share one worker and reserve managed memory.
-        set(c, "taskmanager.memory.managed.size", "256m");
+        // Python operators of one slot share one worker whose memory budget is the slot's managed memory
+        // (_PYTHON_WORKER_MEMORY_LIMIT): framework 64 MiB + buffer 15 MiB + the model's measured footprint
+        // (~400 MiB for MiniLM fp32) must fit, or flinkfn refuses with the numbers. Accounting only: the
+        // MiniCluster does not allocate managed memory for Python.
+        set(c, "taskmanager.memory.managed.size", (SLOTS * 640) + "m");
         set(c, "taskmanager.memory.network.min", "64m");
         set(c, "taskmanager.memory.network.max", "64m");
         set(c, "restart-strategy.type", "none");
