@@ -22,8 +22,9 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
-# and the PyFlink compatibility test.
-test: setup vet test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink
+# the PyFlink compatibility test, and devlab (checked statically, then run as
+# a docker-less local cluster).
+test: setup vet test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink devlab-check devlab-local
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -77,3 +78,5 @@ fuzz:
 
 proto:
 	scripts/genproto.sh
+
+include devlab/devlab.mk

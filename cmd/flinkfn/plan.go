@@ -81,7 +81,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &planExitError{planExitUsage, fmt.Errorf("plan: %w", err)}
 	}
 	if *measure {
-		m := newModel(embedder.Config{ModelDir: *model}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), os.Getenv)
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		m := newModel(embedder.Config{ModelDir: *model, Logger: quiet}, nil, nil, quiet, os.Getenv)
 		e, err := m.Get(ctx)
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
