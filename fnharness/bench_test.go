@@ -33,22 +33,18 @@ func BenchmarkBundleRoundTrip(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
 		id := fmt.Sprintf("b%d", i)
-		r.requests <- bundleRequest(id, "d")
+		r.Requests <- bundleRequest(id, "d")
 		if i == 0 {
-			<-r.dataReady
+			<-r.DataReady
 		}
-		r.sendData(inputData(id, data, true))
-		if resp := r.awaitResponse(t); resp.GetError() != "" {
+		r.SendData(inputData(id, data, true))
+		if resp := r.AwaitResponse(t); resp.GetError() != "" {
 			b.Fatal(resp.GetError())
 		}
-		if _, ok := r.output(id); !ok {
+		if _, ok := r.Output(id); !ok {
 			b.Fatal("no output")
 		}
-		r.mu.Lock()
-		delete(r.outputs, id)
-		delete(r.lastSeen, id)
-		delete(r.dataMsgs, id)
-		r.mu.Unlock()
+		r.Forget(id)
 	}
 	b.ReportMetric(float64(b.N*rows)/time.Since(start).Seconds(), "rows/s")
 }

@@ -56,20 +56,34 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 
 	out := make(chan *fnpb.InstructionResponse, 64)
 	sendErr := make(chan error, 1)
-	// sendLoop is the only goroutine that calls stream.Send: gRPC forbids
-	// concurrent senders on one stream. It ends when out is closed.
+	halfClosed := make(chan struct{})
+	// sendLoop is the only goroutine that calls stream.Send and CloseSend:
+	// gRPC forbids concurrent senders on one stream. A nil response asks it
+	// to half-close after everything queued before it (the drain); it ends
+	// when out is closed.
 	go func() {
 		var err error
+		closed := false
+		halfClose := func() {
+			if !closed {
+				closed = true
+				if err == nil {
+					err = stream.CloseSend()
+				}
+				close(halfClosed)
+			}
+		}
 		for resp := range out {
-			if err == nil {
+			switch {
+			case resp == nil:
+				halfClose()
+			case err == nil && !closed:
 				if e := stream.Send(resp); e != nil {
 					err = fmt.Errorf("control send: %w", e)
 				}
 			}
 		}
-		if err == nil {
-			err = stream.CloseSend()
-		}
+		halfClose()
 		sendErr <- err
 	}()
 
@@ -88,9 +102,28 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 			case <-ctx.Done():
 				return
 			}
-			s.log.Info("draining: refusing new bundles", "in_flight", bundles.count())
+			n := bundles.closeAndCount()
+			s.log.Info("draining: refusing new bundles", "in_flight", n)
 			bundles.closeAndWait(ctx)
-			s.log.Info("drained: closing the control stream")
+			// Deliver what the last bundles produced: their output on the
+			// data streams, then their responses, then half-close and give
+			// Flink a moment to close its side before ending the stream.
+			s.data.waitIdle(ctx, 10*time.Second)
+			select {
+			case out <- nil:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-halfClosed:
+			case <-ctx.Done():
+				return
+			}
+			s.log.Info("drained: control stream half-closed")
+			select {
+			case <-ctx.Done(): // Flink closed its side (recvLoop returned) or the caller stopped
+			case <-time.After(5 * time.Second):
+			}
 			endStream()
 		}()
 	} else {
@@ -128,6 +161,7 @@ func (s *session) recvLoop(ctx context.Context, stream controlStream, out chan<-
 		switch r := req.GetRequest().(type) {
 		case *fnpb.InstructionRequest_ProcessBundle:
 			if !bundles.add() {
+				s.data.End(id) // drop its input: it must not hold the stream or the buffer
 				out <- &fnpb.InstructionResponse{InstructionId: id, Error: "flinkfn: the worker is shutting down (drain); bundle " + id + " refused"}
 				continue
 			}
@@ -237,6 +271,14 @@ func (f *inFlight) done() {
 func (f *inFlight) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.n
+}
+
+// closeAndCount admits no more bundles and returns how many run.
+func (f *inFlight) closeAndCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
 	return f.n
 }
 

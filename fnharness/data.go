@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	"google.golang.org/grpc"
@@ -125,6 +127,8 @@ func (m *dataManager) conn(url string) (*dataConn, error) {
 		inboxes: map[inboxKey]*inbox{},
 		ended:   newRing(endedCap),
 		broken:  make(chan struct{}),
+		closing: make(chan struct{}),
+		written: make(chan struct{}),
 	}
 	m.conns[url] = c
 	m.wg.Add(2)
@@ -143,6 +147,26 @@ func (m *dataManager) End(instruction string) {
 	m.mu.Unlock()
 	for _, c := range conns {
 		c.end(instruction)
+	}
+}
+
+// waitIdle waits until every stream has sent what was queued (or ctx is
+// done, or timeout passed).
+func (m *dataManager) waitIdle(ctx context.Context, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m.mu.Lock()
+		busy := false
+		for _, c := range m.conns {
+			if c.pending.Load() > 0 {
+				busy = true
+			}
+		}
+		m.mu.Unlock()
+		if !busy || ctx.Err() != nil || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -168,6 +192,10 @@ type dataConn struct {
 	inLim  ByteLimiter
 	outLim ByteLimiter
 	out    chan outItem
+
+	pending atomic.Int64  // messages queued or being sent
+	closing chan struct{} // closed by close: flush what is queued, half-close, stop
+	written chan struct{} // closed when writeLoop returned
 
 	mu      sync.Mutex
 	inboxes map[inboxKey]*inbox
@@ -265,6 +293,9 @@ func (c *dataConn) readLoop(ctx context.Context) {
 				}
 			case <-ib.done: // instruction ended (failed or finished): drop
 				c.inLim.Release(taken)
+			case <-ctx.Done():
+				c.inLim.Release(taken)
+				return
 			}
 		}
 		if len(msg.GetTimers()) > 0 {
@@ -273,16 +304,37 @@ func (c *dataConn) readLoop(ctx context.Context) {
 	}
 }
 
-// writeLoop is the only goroutine that calls stream.Send.
+// writeLoop is the only goroutine that calls stream.Send and CloseSend.
+// On close it sends what is still queued, then half-closes.
 func (c *dataConn) writeLoop(ctx context.Context) {
+	defer close(c.written)
+	send := func(it outItem) bool {
+		err := c.stream.Send(it.msg)
+		c.outLim.Release(it.taken)
+		c.pending.Add(-1)
+		if err != nil {
+			c.fail(fmt.Errorf("data stream %s send: %w", c.url, err))
+			return false
+		}
+		return true
+	}
 	for {
 		select {
 		case it := <-c.out:
-			err := c.stream.Send(it.msg)
-			c.outLim.Release(it.taken)
-			if err != nil {
-				c.fail(fmt.Errorf("data stream %s send: %w", c.url, err))
+			if !send(it) {
 				return
+			}
+		case <-c.closing:
+			for {
+				select {
+				case it := <-c.out:
+					if !send(it) {
+						return
+					}
+				default:
+					_ = c.stream.CloseSend()
+					return
+				}
 			}
 		case <-ctx.Done():
 			return
@@ -305,13 +357,16 @@ func (c *dataConn) send(ctx context.Context, d *fnpb.Elements_Data) error {
 	if err != nil {
 		return err
 	}
+	c.pending.Add(1)
 	select {
 	case c.out <- outItem{msg: &fnpb.Elements{Data: []*fnpb.Elements_Data{d}}, taken: taken}:
 		return nil
 	case <-c.broken:
+		c.pending.Add(-1)
 		c.outLim.Release(taken)
 		return c.streamErr()
 	case <-ctx.Done():
+		c.pending.Add(-1)
 		c.outLim.Release(taken)
 		return ctx.Err()
 	}
@@ -338,12 +393,14 @@ func (c *dataConn) receive(ctx context.Context, ib *inbox) (inItem, error) {
 // release gives back the input bytes of a consumed message.
 func (c *dataConn) release(it inItem) { c.inLim.Release(it.taken) }
 
+// close lets the writer send what is queued (bounded), then stops the
+// stream.
 func (c *dataConn) close() {
-	c.mu.Lock()
-	err := c.err
-	c.mu.Unlock()
-	if err == nil {
-		_ = c.stream.CloseSend()
+	close(c.closing)
+	select {
+	case <-c.written:
+	case <-c.broken:
+	case <-time.After(5 * time.Second):
 	}
 	c.cancel()
 	c.cc.Close()

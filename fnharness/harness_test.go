@@ -84,13 +84,13 @@ func startWorker(t *testing.T, r *fakeRunner) *worker {
 	w := &worker{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		w.done <- Run(ctx, Options{
-			WorkerID: testWorkerID, ProvisionEndpoint: r.addr, Registry: testRegistry(t),
+			WorkerID: testWorkerID, ProvisionEndpoint: r.Addr, Registry: testRegistry(t),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ConnectTimeout: 10 * time.Second,
 		})
 	}()
 	t.Cleanup(cancel)
 	select {
-	case <-r.connected:
+	case <-r.Connected:
 	case err := <-w.done:
 		t.Fatalf("worker exited before connecting: %v", err)
 	case <-time.After(10 * time.Second):
@@ -141,18 +141,18 @@ func TestScalarBundleEndToEnd(t *testing.T) {
 	scalarDescriptor(t, r, "d1")
 	w := startWorker(t, r)
 
-	r.requests <- bundleRequest("b1", "d1")
-	<-r.dataReady
+	r.Requests <- bundleRequest("b1", "d1")
+	<-r.DataReady
 	rows := [][]fn.Value{{fn.Int(7), fn.Str("ab")}, {fn.Null(), fn.Str("x")}, {fn.Int(-1), fn.Str("😀é")}}
 	// Rows split across two Data messages, then an empty is_last.
-	r.sendData(inputData("b1", encodeRows(t, inTypes, rows[:2]...), false))
-	r.sendData(inputData("b1", encodeRows(t, inTypes, rows[2:]...), false), inputData("b1", nil, true))
+	r.SendData(inputData("b1", encodeRows(t, inTypes, rows[:2]...), false))
+	r.SendData(inputData("b1", encodeRows(t, inTypes, rows[2:]...), false), inputData("b1", nil, true))
 
-	resp := r.awaitResponse(t)
+	resp := r.AwaitResponse(t)
 	if resp.GetError() != "" || resp.GetInstructionId() != "b1" || resp.GetProcessBundle() == nil {
 		t.Fatalf("response = %v", resp)
 	}
-	out, ok := r.output("b1")
+	out, ok := r.Output("b1")
 	if !ok {
 		t.Fatal("no is_last on the output")
 	}
@@ -164,17 +164,15 @@ func TestScalarBundleEndToEnd(t *testing.T) {
 	}
 	assertRows(t, got, want)
 
-	close(r.requests) // Flink ends the control stream: the worker exits cleanly.
+	close(r.Requests) // Flink ends the control stream: the worker exits cleanly.
 	if err := w.wait(t); err != nil {
 		t.Fatalf("Run returned %v after the control stream ended", err)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.workerIDs) != 0 {
-		t.Errorf("calls without worker_id metadata: %v", r.workerIDs)
+	if ids := r.WorkerIDMismatches(); len(ids) != 0 {
+		t.Errorf("calls without worker_id metadata: %v", ids)
 	}
-	if r.fetches["d1"] != 1 {
-		t.Errorf("descriptor fetched %d times, want 1", r.fetches["d1"])
+	if n := r.Fetches("d1"); n != 1 {
+		t.Errorf("descriptor fetched %d times, want 1", n)
 	}
 }
 
@@ -189,24 +187,24 @@ func TestDataBeforeRequestAndConcurrentBundles(t *testing.T) {
 	startWorker(t, r)
 
 	// A first bundle opens the data stream.
-	r.requests <- bundleRequest("warm", "d1")
-	<-r.dataReady
-	r.sendData(inputData("warm", nil, true))
-	if resp := r.awaitResponse(t); resp.GetError() != "" {
+	r.Requests <- bundleRequest("warm", "d1")
+	<-r.DataReady
+	r.SendData(inputData("warm", nil, true))
+	if resp := r.AwaitResponse(t); resp.GetError() != "" {
 		t.Fatal(resp.GetError())
 	}
 
 	// Data for b2 and b3 arrives before their requests, interleaved.
-	r.sendData(inputData("b3", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("xy")}, []fn.Value{fn.Int(2), fn.Str("")}), false))
-	r.sendData(inputData("b2", encodeRows(t, inTypes, []fn.Value{fn.Int(5), fn.Str("q")}), false))
-	r.sendData(inputData("b3", encodeRows(t, inTypes, []fn.Value{fn.Int(3), fn.Null()}, []fn.Value{fn.Int(4), fn.Str("z")}), true))
-	r.requests <- bundleRequest("b2", "d1")
-	r.requests <- bundleRequest("b3", "d2")
-	r.sendData(inputData("b2", nil, true))
+	r.SendData(inputData("b3", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("xy")}, []fn.Value{fn.Int(2), fn.Str("")}), false))
+	r.SendData(inputData("b2", encodeRows(t, inTypes, []fn.Value{fn.Int(5), fn.Str("q")}), false))
+	r.SendData(inputData("b3", encodeRows(t, inTypes, []fn.Value{fn.Int(3), fn.Null()}, []fn.Value{fn.Int(4), fn.Str("z")}), true))
+	r.Requests <- bundleRequest("b2", "d1")
+	r.Requests <- bundleRequest("b3", "d2")
+	r.SendData(inputData("b2", nil, true))
 
 	seen := map[string]*fnpb.InstructionResponse{}
 	for len(seen) < 2 {
-		resp := r.awaitResponse(t)
+		resp := r.AwaitResponse(t)
 		seen[resp.GetInstructionId()] = resp
 	}
 	for id, resp := range seen {
@@ -214,10 +212,10 @@ func TestDataBeforeRequestAndConcurrentBundles(t *testing.T) {
 			t.Fatalf("%s: %s", id, resp.GetError())
 		}
 	}
-	out2, _ := r.output("b2")
+	out2, _ := r.Output("b2")
 	assertRows(t, decodeRows(t, outTypes, out2), [][]fn.Value{{fn.Str("q#5"), fn.Str("q#5q#5")}})
 
-	out3, _ := r.output("b3")
+	out3, _ := r.Output("b3")
 	// chars: x, y, end | end | end | z, end
 	got := decodeRows(t, []fn.Type{fn.String()}, out3)
 	want := [][]fn.Value{{fn.Str("x")}, {fn.Str("y")}, nil, nil, nil, {fn.Str("z")}, nil}
@@ -239,26 +237,26 @@ func TestFailingBundleKeepsWorker(t *testing.T) {
 	)
 	w := startWorker(t, r)
 
-	r.requests <- bundleRequest("b1", "d1")
-	<-r.dataReady
-	r.sendData(inputData("b1", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("ok")}, []fn.Value{fn.Int(2), fn.Str("boom")}), true))
-	resp := r.awaitResponse(t)
+	r.Requests <- bundleRequest("b1", "d1")
+	<-r.DataReady
+	r.SendData(inputData("b1", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("ok")}, []fn.Value{fn.Int(2), fn.Str("boom")}), true))
+	resp := r.AwaitResponse(t)
 	for _, want := range []string{"flinkfn.test.label", "input row 1", "boom requested", "s = column s: boom"} {
 		if !strings.Contains(resp.GetError(), want) {
 			t.Errorf("error %q does not contain %q", resp.GetError(), want)
 		}
 	}
 
-	r.requests <- bundleRequest("b2", "bad")
-	resp = r.awaitResponse(t)
+	r.Requests <- bundleRequest("b2", "bad")
+	resp = r.AwaitResponse(t)
 	for _, want := range []string{"unknown function no.such.fn", "flinkfn.test.label", "flinkfn.test.twice"} {
 		if !strings.Contains(resp.GetError(), want) {
 			t.Errorf("error %q does not contain %q", resp.GetError(), want)
 		}
 	}
 
-	r.requests <- bundleRequest("b3", "mismatch")
-	resp = r.awaitResponse(t)
+	r.Requests <- bundleRequest("b3", "mismatch")
+	resp = r.AwaitResponse(t)
 	for _, want := range []string{"flinkfn.test.twice", "argument 0 (s)", "expected VARCHAR", "got BIGINT"} {
 		if !strings.Contains(resp.GetError(), want) {
 			t.Errorf("error %q does not contain %q", resp.GetError(), want)
@@ -266,12 +264,12 @@ func TestFailingBundleKeepsWorker(t *testing.T) {
 	}
 
 	// The worker still serves.
-	r.requests <- bundleRequest("b4", "d1")
-	r.sendData(inputData("b4", encodeRows(t, inTypes, []fn.Value{fn.Int(3), fn.Str("fine")}), true))
-	if resp := r.awaitResponse(t); resp.GetError() != "" {
+	r.Requests <- bundleRequest("b4", "d1")
+	r.SendData(inputData("b4", encodeRows(t, inTypes, []fn.Value{fn.Int(3), fn.Str("fine")}), true))
+	if resp := r.AwaitResponse(t); resp.GetError() != "" {
 		t.Fatalf("bundle after failures: %s", resp.GetError())
 	}
-	out, _ := r.output("b4")
+	out, _ := r.Output("b4")
 	assertRows(t, decodeRows(t, outTypes, out), [][]fn.Value{{fn.Str("fine#3"), fn.Str("fine#3fine#3")}})
 
 	w.cancel() // SIGTERM path: cancel the context
@@ -284,8 +282,8 @@ func TestManyRowsNeverSplitElements(t *testing.T) {
 	r := newFakeRunner(t)
 	scalarDescriptor(t, r, "d1")
 	startWorker(t, r)
-	r.requests <- bundleRequest("big", "d1")
-	<-r.dataReady
+	r.Requests <- bundleRequest("big", "d1")
+	<-r.DataReady
 	long := strings.Repeat("x", 5000)
 	var wg sync.WaitGroup
 	const n = 800 // ~8 MB of output: several Data messages
@@ -297,15 +295,15 @@ func TestManyRowsNeverSplitElements(t *testing.T) {
 			for j := i; j < i+100; j++ {
 				rows = append(rows, []fn.Value{fn.Int(int64(j)), fn.Str(long)})
 			}
-			r.sendData(inputData("big", encodeRows(t, inTypes, rows...), false))
+			r.SendData(inputData("big", encodeRows(t, inTypes, rows...), false))
 		}
-		r.sendData(inputData("big", nil, true))
+		r.SendData(inputData("big", nil, true))
 	}()
-	if resp := r.awaitResponse(t); resp.GetError() != "" {
+	if resp := r.AwaitResponse(t); resp.GetError() != "" {
 		t.Fatal(resp.GetError())
 	}
 	wg.Wait()
-	out, _ := r.output("big")
+	out, _ := r.Output("big")
 	got := decodeRows(t, outTypes, out)
 	if len(got) != n {
 		t.Fatalf("%d output rows, want %d", len(got), n)
@@ -315,9 +313,7 @@ func TestManyRowsNeverSplitElements(t *testing.T) {
 			t.Fatalf("row %d out of order", i)
 		}
 	}
-	r.mu.Lock()
-	msgs := r.dataMsgs["big"]
-	r.mu.Unlock()
+	msgs := r.DataMessages("big")
 	if len(msgs) < 2 {
 		t.Fatalf("expected output in several Data messages, got %d", len(msgs))
 	}
@@ -351,11 +347,11 @@ func TestControlEndCancelsOutstandingBundles(t *testing.T) {
 	r := newFakeRunner(t)
 	scalarDescriptor(t, r, "d1")
 	w := startWorker(t, r)
-	r.requests <- bundleRequest("stuck", "d1")
-	<-r.dataReady
-	r.sendData(inputData("stuck", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("a")}), false)) // never is_last
+	r.Requests <- bundleRequest("stuck", "d1")
+	<-r.DataReady
+	r.SendData(inputData("stuck", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("a")}), false)) // never is_last
 	time.Sleep(50 * time.Millisecond)
-	close(r.requests)
+	close(r.Requests)
 	if err := w.wait(t); err != nil {
 		t.Fatalf("Run returned %v", err)
 	}
@@ -371,12 +367,12 @@ func TestSetupFailureStillConnectsData(t *testing.T) {
 		rowCoderDesc(flinkpb.CoderInfoDescriptor_SINGLE, false, protoField("f0", pbString)),
 	)
 	startWorker(t, r)
-	r.requests <- bundleRequest("b1", "bad")
-	if resp := r.awaitResponse(t); !strings.Contains(resp.GetError(), "unknown function no.such.fn") {
+	r.Requests <- bundleRequest("b1", "bad")
+	if resp := r.AwaitResponse(t); !strings.Contains(resp.GetError(), "unknown function no.such.fn") {
 		t.Fatalf("response %v", resp)
 	}
 	select {
-	case <-r.dataReady:
+	case <-r.DataReady:
 	case <-time.After(5 * time.Second):
 		t.Fatal("worker did not connect the data stream for a failed bundle")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
 	"github.com/flinkfn/flinkfn/fnharness/internal/flinkpb"
+	"github.com/flinkfn/flinkfn/internal/fakeflink"
 )
 
 // FuzzBuildPlan feeds arbitrary Flink payloads — the user transform's
@@ -17,15 +18,16 @@ import (
 // plan it returns must be complete.
 func FuzzBuildPlan(f *testing.F) {
 	t := &testing.T{}
-	r := &fakeRunner{addr: "127.0.0.1:1", descriptors: map[string]*fnpb.ProcessBundleDescriptor{}}
+	r := &fakeRunner{fakeflink.Detached("127.0.0.1:1")}
 	scalarDescriptor(t, r, "scalar")
 	r.descriptor(t, "table", urnTableFunction,
 		&flinkpb.UserDefinedFunctions{Udfs: []*flinkpb.UserDefinedFunction{udf(testModule, "chars", true, col(1))}},
 		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, false, protoField("n", pbBigint), protoField("s", pbString)),
 		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, true, protoField("c", pbString)),
 	)
-	template := r.descriptors["scalar"]
-	for _, d := range r.descriptors {
+	descriptors := r.Descriptors()
+	template := descriptors["scalar"]
+	for _, d := range descriptors {
 		whole, err := proto.Marshal(d)
 		if err != nil {
 			f.Fatal(err)

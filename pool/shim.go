@@ -13,7 +13,9 @@ import (
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	pipepb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/pipeline_v1"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // ErrUnreachable marks a pool that could not be reached.
@@ -68,8 +70,13 @@ func Shim(ctx context.Context, cfg ShimConfig) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("%w: flinkfn pool at %s (set by FLINKFN_POOL or PYTHON_LOOPBACK_SERVER_ADDRESS) did not answer StartWorker for worker %s within %s; is `flinkfn pool --listen %s` running on this host? %v",
-			ErrUnreachable, cfg.Address, cfg.WorkerID, cfg.StartTimeout, cfg.Address, err)
+		if status.Code(err) == codes.Unavailable {
+			return fmt.Errorf("%w: flinkfn pool at %s (set by FLINKFN_POOL or PYTHON_LOOPBACK_SERVER_ADDRESS) cannot be reached to start worker %s; is `flinkfn pool --listen %s` running on this host? %v",
+				ErrUnreachable, cfg.Address, cfg.WorkerID, cfg.Address, err)
+		}
+		// Not a connection failure (e.g. no answer within the timeout): the
+		// pool may have admitted the worker, so never fall back to a local one.
+		return fmt.Errorf("flinkfn pool at %s: StartWorker for worker %s failed: %w", cfg.Address, cfg.WorkerID, err)
 	}
 	if resp.GetError() != "" {
 		return errors.New(resp.GetError())

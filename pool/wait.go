@@ -26,20 +26,27 @@ func registerWait(g *grpc.Server, s *Server) {
 		HandlerType: (*waiter)(nil),
 		Methods: []grpc.MethodDesc{{
 			MethodName: "Wait",
-			Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 				req := new(fnpb.StopWorkerRequest)
 				if err := dec(req); err != nil {
 					return nil, err
 				}
-				found, err := srv.(waiter).wait(ctx, req.GetWorkerId())
-				resp := &fnpb.StopWorkerResponse{}
-				switch {
-				case !found:
-					resp.Error = "no session for worker " + req.GetWorkerId()
-				case err != nil:
-					resp.Error = err.Error()
+				handle := func(ctx context.Context, req any) (any, error) {
+					id := req.(*fnpb.StopWorkerRequest).GetWorkerId()
+					found, err := srv.(waiter).wait(ctx, id)
+					resp := &fnpb.StopWorkerResponse{}
+					switch {
+					case !found:
+						resp.Error = "no session for worker " + id
+					case err != nil:
+						resp.Error = err.Error()
+					}
+					return resp, nil
 				}
-				return resp, nil
+				if interceptor == nil {
+					return handle(ctx, req)
+				}
+				return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: waitMethod}, handle)
 			},
 		}},
 		Metadata: "flinkfn/pool/wait.go",

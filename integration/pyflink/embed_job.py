@@ -20,6 +20,11 @@ def main():
     conf.set("python.executable", os.environ["FLINKFN_BIN"])
     conf.set("python.client.executable", sys.executable)
     conf.set("parallelism.default", "2")
+    # flinkfn (PROCESS mode) enforces its budget = the slot's managed memory
+    # for Python: framework 64 MiB + buffer 15 MiB + the model (~415 MiB fp32)
+    # must fit, and the MiniCluster's default is 128m for both slots. 640m a
+    # slot (accounting only for Python in a MiniCluster).
+    conf.set("taskmanager.memory.managed.size", "1280m")
     for name, mod in [("ah_embed", "ah_embed_udf"), ("txn_embed", "txn_embed_udf"), ("embed", "embed_udf")]:
         t_env.execute_sql(f"CREATE TEMPORARY FUNCTION {name} AS 'udfs.{mod}.{name}' LANGUAGE PYTHON")
     t_env.execute_sql(f"""
