@@ -563,60 +563,11 @@ func TestObserverSeesEveryBundle(t *testing.T) {
 	}
 }
 
-// logWatch is a slog handler that lets a test wait for a message.
-type logWatch struct {
-	mu   sync.Mutex
-	seen map[string]chan struct{}
-	done map[string]bool
-}
-
-func newLogWatch() *logWatch {
-	return &logWatch{seen: map[string]chan struct{}{}, done: map[string]bool{}}
-}
-
-func (h *logWatch) ch(msg string) chan struct{} {
-	c, ok := h.seen[msg]
-	if !ok {
-		c = make(chan struct{})
-		h.seen[msg] = c
-	}
-	return c
-}
-
-// logged is closed once a record with message msg was logged.
-func (h *logWatch) logged(msg string) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ch(msg)
-}
-
-func (h *logWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logWatch) Handle(_ context.Context, rec slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.done[rec.Message] {
-		h.done[rec.Message] = true
-		close(h.ch(rec.Message))
-	}
-	return nil
-}
-func (h *logWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *logWatch) WithGroup(string) slog.Handler      { return h }
-
-func awaitClosed(t *testing.T, c <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
 // Closing Options.Drain refuses new bundles while one is in flight; Run
 // keeps serving that bundle and returns nil once it is done.
 func TestDrainRefusesNewBundles(t *testing.T) {
 	g := newGate()
-	logs := newLogWatch()
+	logs := fakeflink.NewLogWatch()
 	drain := make(chan struct{})
 	r := newFakeRunner(t)
 	tagDescriptor(t, r, "d")
@@ -630,7 +581,7 @@ func TestDrainRefusesNewBundles(t *testing.T) {
 	r.Requests <- bundleRequest("inflight", "d")
 	<-r.DataReady
 	r.SendData(inputData("inflight", tagRows(t, 0, 1, "fail"), true))
-	awaitClosed(t, g.entered, "the in-flight bundle's function")
+	fakeflink.AwaitClosed(t, g.entered, "the in-flight bundle's function")
 
 	close(drain)
 	awaitRefusal(t, r, logs)
@@ -668,7 +619,7 @@ func TestDrainRefusesNewBundles(t *testing.T) {
 	if len(obs.events) != probes+1 || !slices.Equal(obs.events[probes].functions, []string{"flinkfn.limits.tag"}) || obs.events[probes].kind != ErrFunction {
 		t.Fatalf("observer events %+v: want the in-flight bundle's end last", obs.events)
 	}
-	awaitClosed(t, r.ControlClosed, "the worker to close the control stream")
+	fakeflink.AwaitClosed(t, r.ControlClosed, "the worker to close the control stream")
 }
 
 // awaitRefusal waits until the draining session refuses bundles. The
@@ -677,9 +628,9 @@ func TestDrainRefusesNewBundles(t *testing.T) {
 // (sent first) fails on its only row: a probe admitted in between fails
 // with "boom requested" (and sends no output); the first refusal ends the
 // wait.
-func awaitRefusal(t *testing.T, r *fakeRunner, logs *logWatch) {
+func awaitRefusal(t *testing.T, r *fakeRunner, logs *fakeflink.LogWatch) {
 	t.Helper()
-	awaitClosed(t, logs.logged("draining: refusing new bundles"), "the drain to start")
+	fakeflink.AwaitClosed(t, logs.Logged("draining: refusing new bundles"), "the drain to start")
 	for i := 0; i < 100; i++ {
 		id := fmt.Sprintf("probe%d", i)
 		r.SendData(inputData(id, encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("boom")}), true))
@@ -726,7 +677,7 @@ func TestDrainEndsIdleSession(t *testing.T) {
 	if err := w.wait(t); err != nil {
 		t.Fatalf("Run returned %v after the drain", err)
 	}
-	awaitClosed(t, r.ControlClosed, "the worker to close the control stream")
+	fakeflink.AwaitClosed(t, r.ControlClosed, "the worker to close the control stream")
 }
 
 // Closing Options.Drain while a bundle is in flight lets it finish: Flink
@@ -734,7 +685,7 @@ func TestDrainEndsIdleSession(t *testing.T) {
 // nil.
 func TestDrainFinishesInFlightBundle(t *testing.T) {
 	g := newGate()
-	logs := newLogWatch()
+	logs := fakeflink.NewLogWatch()
 	drain := make(chan struct{})
 	r := newFakeRunner(t)
 	tagDescriptor(t, r, "d")
@@ -745,7 +696,7 @@ func TestDrainFinishesInFlightBundle(t *testing.T) {
 	r.Requests <- bundleRequest("inflight", "d")
 	<-r.DataReady
 	r.SendData(inputData("inflight", tagRows(t, 0, 3, pad), true))
-	awaitClosed(t, g.entered, "the in-flight bundle's function")
+	fakeflink.AwaitClosed(t, g.entered, "the in-flight bundle's function")
 
 	close(drain)
 	awaitRefusal(t, r, logs)
@@ -773,7 +724,7 @@ func TestDrainFinishesInFlightBundle(t *testing.T) {
 	if err := w.wait(t); err != nil {
 		t.Fatalf("Run returned %v after the drain", err)
 	}
-	awaitClosed(t, r.ControlClosed, "the worker to close the control stream")
+	fakeflink.AwaitClosed(t, r.ControlClosed, "the worker to close the control stream")
 }
 
 // Flink sends a bundle's input along with its request, so a bundle the
@@ -782,7 +733,7 @@ func TestDrainFinishesInFlightBundle(t *testing.T) {
 // the bundle still in flight never gets the rest of its input — the drain
 // never finishes.
 func TestDrainDropsRefusedBundlesInput(t *testing.T) {
-	logs := newLogWatch()
+	logs := fakeflink.NewLogWatch()
 	drain := make(chan struct{})
 	r := newFakeRunner(t)
 	scalarDescriptor(t, r, "d1")

@@ -127,46 +127,6 @@ func (h *hooks) awaitEnded(t *testing.T, n int) {
 	}
 }
 
-// logWatch is a slog handler that lets a test wait for a message.
-type logWatch struct {
-	mu   sync.Mutex
-	seen map[string]chan struct{}
-	done map[string]bool
-}
-
-func newLogWatch() *logWatch {
-	return &logWatch{seen: map[string]chan struct{}{}, done: map[string]bool{}}
-}
-
-func (h *logWatch) ch(msg string) chan struct{} {
-	c, ok := h.seen[msg]
-	if !ok {
-		c = make(chan struct{})
-		h.seen[msg] = c
-	}
-	return c
-}
-
-// logged is closed once a record with message msg was logged.
-func (h *logWatch) logged(msg string) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.ch(msg)
-}
-
-func (h *logWatch) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logWatch) Handle(_ context.Context, rec slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.done[rec.Message] {
-		h.done[rec.Message] = true
-		close(h.ch(rec.Message))
-	}
-	return nil
-}
-func (h *logWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *logWatch) WithGroup(string) slog.Handler      { return h }
-
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // waitWatch is a gRPC stats handler reporting the worker id of every Wait
@@ -280,7 +240,7 @@ func (p *testPool) start(t *testing.T, id string, r *fakeflink.Runner) {
 	if resp.GetError() != "" {
 		t.Fatalf("StartWorker %s refused: %s", id, resp.GetError())
 	}
-	awaitClosed(t, r.Connected, "session "+id+" to open its control stream")
+	fakeflink.AwaitClosed(t, r.Connected, "session "+id+" to open its control stream")
 }
 
 // refusal asks the pool for a session and returns its refusal.
@@ -325,21 +285,12 @@ func awaitWait(t *testing.T, ch <-chan waitResult) waitResult {
 	}
 }
 
-func awaitClosed(t *testing.T, c <-chan struct{}, what string) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
 // bundle runs one bundle of rows through descriptor d of r and returns
 // its output rows.
 func bundle(t *testing.T, r *fakeflink.Runner, id, d string, rows ...string) []string {
 	t.Helper()
 	r.Requests <- fakeflink.BundleRequest(id, d)
-	awaitClosed(t, r.DataReady, "the data stream")
+	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
 	r.SendData(fakeflink.Input(id, fakeflink.EncodeStrings(t, rows...), true))
 	resp := r.AwaitResponse(t)
 	if resp.GetInstructionId() != id || resp.GetError() != "" || resp.GetProcessBundle() == nil {
@@ -568,7 +519,7 @@ func TestStartWorkerRefusesBadRequests(t *testing.T) {
 // returns nil once every session ended.
 func TestShutdownWaitsForInFlightBundles(t *testing.T) {
 	g := newGate()
-	logs := newLogWatch()
+	logs := fakeflink.NewLogWatch()
 	budget := memory.NewBudget(0, "none")
 	h := newHooks()
 	p := startPool(t, Config{Registry: testRegistry(t, g), Logger: slog.New(logs), Budget: budget, BufferBytes: 1 << 20, Hooks: h})
@@ -578,9 +529,9 @@ func TestShutdownWaitsForInFlightBundles(t *testing.T) {
 	// In flight: the function waits; when released it fails, so that the
 	// bundle sends no output (see TestShutdownLetsInFlightBundleFinish).
 	r.Requests <- fakeflink.BundleRequest("inflight", "gated")
-	awaitClosed(t, r.DataReady, "the data stream")
+	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
 	r.SendData(fakeflink.Input("inflight", fakeflink.EncodeStrings(t, "fail"), true))
-	awaitClosed(t, g.entered, "the in-flight bundle's function")
+	fakeflink.AwaitClosed(t, g.entered, "the in-flight bundle's function")
 
 	shut := make(chan error, 1)
 	go func() {
@@ -588,7 +539,7 @@ func TestShutdownWaitsForInFlightBundles(t *testing.T) {
 		defer cancel()
 		shut <- p.s.Shutdown(ctx)
 	}()
-	awaitClosed(t, logs.logged("draining sessions"), "Shutdown to start draining")
+	fakeflink.AwaitClosed(t, logs.Logged("draining sessions"), "Shutdown to start draining")
 
 	r2 := newRunner(t, "w-2")
 	contains(t, "refusal while draining", p.refusal(t, startRequest("w-2", r2.Addr)), "cannot start worker w-2", "shutting down")
@@ -620,7 +571,7 @@ func TestShutdownWaitsForInFlightBundles(t *testing.T) {
 		t.Fatalf("buffer reservations %d bytes in %d after Shutdown", size, n)
 	}
 	h.awaitEnded(t, 1)
-	awaitClosed(t, r.ControlClosed, "the session to close its control stream")
+	fakeflink.AwaitClosed(t, r.ControlClosed, "the session to close its control stream")
 	// Refused for good.
 	contains(t, "refusal after Shutdown", p.refusal(t, startRequest("w-2", r2.Addr)), "shutting down")
 }
@@ -633,9 +584,9 @@ func TestShutdownLetsInFlightBundleFinish(t *testing.T) {
 	r := newRunner(t, "w-1")
 	p.start(t, "w-1", r)
 	r.Requests <- fakeflink.BundleRequest("inflight", "gated")
-	awaitClosed(t, r.DataReady, "the data stream")
+	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
 	r.SendData(fakeflink.Input("inflight", fakeflink.EncodeStrings(t, "a", "b"), true))
-	awaitClosed(t, g.entered, "the in-flight bundle's function")
+	fakeflink.AwaitClosed(t, g.entered, "the in-flight bundle's function")
 
 	shut := make(chan error, 1)
 	go func() { shut <- p.s.Shutdown(context.Background()) }()
@@ -669,10 +620,10 @@ func TestShutdownDeadlineCancelsSessions(t *testing.T) {
 		runners[id] = r
 		p.start(t, id, r)
 		r.Requests <- fakeflink.BundleRequest("stuck", "gated")
-		awaitClosed(t, r.DataReady, "the data stream")
+		fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
 		r.SendData(fakeflink.Input("stuck", fakeflink.EncodeStrings(t, "x"), true))
 	}
-	awaitClosed(t, g.entered, "a gated function")
+	fakeflink.AwaitClosed(t, g.entered, "a gated function")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -693,7 +644,7 @@ func TestShutdownDeadlineCancelsSessions(t *testing.T) {
 	}
 	h.awaitEnded(t, 2)
 	for id, r := range runners {
-		awaitClosed(t, r.ControlClosed, "session "+id+" to close its control stream")
+		fakeflink.AwaitClosed(t, r.ControlClosed, "session "+id+" to close its control stream")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkfn/flinkfn/internal/fakeflink"
 	"github.com/flinkfn/flinkfn/memory"
 )
 
@@ -40,7 +41,7 @@ func TestShimServesUntilSessionEnds(t *testing.T) {
 	r := newRunner(t, "w-1")
 	shim := runShim(context.Background(), ShimConfig{Address: p.addr, WorkerID: "w-1", ProvisionEndpoint: r.Addr,
 		Params: map[string]string{"_PYTHON_WORKER_MEMORY_LIMIT": "1"}})
-	awaitClosed(t, r.Connected, "the session to connect")
+	fakeflink.AwaitClosed(t, r.Connected, "the session to connect")
 	if got := bundle(t, r, "b", "upper", "via pool"); !slices.Equal(got, []string{"VIA POOL"}) {
 		t.Fatalf("output %q", got)
 	}
@@ -111,7 +112,7 @@ func TestShimFailsWhenPoolGoesAway(t *testing.T) {
 	p := startPool(t, Config{})
 	r := newRunner(t, "w-1")
 	shim := runShim(context.Background(), ShimConfig{Address: p.addr, WorkerID: "w-1", ProvisionEndpoint: r.Addr})
-	awaitClosed(t, r.Connected, "the session to connect")
+	fakeflink.AwaitClosed(t, r.Connected, "the session to connect")
 	p.waits.await(t, "w-1")
 	p.g.Stop() // the pool process is killed
 	err := awaitShim(t, shim)
@@ -129,7 +130,7 @@ func TestShimStopsSessionWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	shim := runShim(ctx, ShimConfig{Address: p.addr, WorkerID: "w-1", ProvisionEndpoint: r.Addr})
-	awaitClosed(t, r.Connected, "the session to connect")
+	fakeflink.AwaitClosed(t, r.Connected, "the session to connect")
 	p.waits.await(t, "w-1")
 	cancel()
 	if err := awaitShim(t, shim); err != nil {
@@ -140,7 +141,7 @@ func TestShimStopsSessionWhenCancelled(t *testing.T) {
 		t.Fatalf("%d sessions after the shim stopped its worker", n)
 	}
 	h.awaitEnded(t, 1)
-	awaitClosed(t, r.ControlClosed, "the session to close its control stream")
+	fakeflink.AwaitClosed(t, r.ControlClosed, "the session to close its control stream")
 	// The pool serves the next worker.
 	r2 := newRunner(t, "w-2")
 	p.start(t, "w-2", r2)
