@@ -23,6 +23,13 @@ type waiter struct {
 	ready chan struct{} // closed once the bytes are taken for the waiter
 }
 
+// BufferLimiters splits one session's buffer reservation into an input and
+// an output limiter (half each). They are separate so that a bundle waiting
+// to send its output never waits on input it holds itself.
+func BufferLimiters(buffer int64) (in, out *Limiter) {
+	return NewLimiter(buffer / 2), NewLimiter(buffer - buffer/2)
+}
+
 // NewLimiter returns a limiter of capacity bytes. A capacity <= 0 is
 // unlimited: Acquire never blocks but InUse and Peak still count.
 func NewLimiter(capacity int64) *Limiter {

@@ -140,9 +140,8 @@ func (s *Server) StartWorker(_ context.Context, req *fnpb.StartWorkerRequest) (*
 		}
 	}
 	ctx, cancel := context.WithCancel(s.base)
-	half := s.cfg.BufferBytes / 2
-	ss := &session{id: id, started: time.Now(), cancel: cancel, done: make(chan struct{}), res: res,
-		in: memory.NewLimiter(half), out: memory.NewLimiter(s.cfg.BufferBytes - half)}
+	ss := &session{id: id, started: time.Now(), cancel: cancel, done: make(chan struct{}), res: res}
+	ss.in, ss.out = memory.BufferLimiters(s.cfg.BufferBytes)
 	s.sessions[id] = ss
 	s.wg.Add(1)
 	s.mu.Unlock()

@@ -102,7 +102,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 		return fail(fmt.Errorf("%w. Give the Python worker more memory (taskmanager.memory.managed.size; `flinkfn plan` computes it)", err))
 	}
 	defer buf.Release()
-	in, out := memory.NewLimiter(set.Buffer/2), memory.NewLimiter(set.Buffer-set.Buffer/2)
+	in, out := memory.BufferLimiters(set.Buffer)
 
 	metrics := observe.New()
 	metrics.WatchMemory(memoryState(budget, func() int64 { return in.InUse() + out.InUse() }))
