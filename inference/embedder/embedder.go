@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -216,55 +215,4 @@ func executable() string {
 		return r
 	}
 	return exe
-}
-
-// Lazy opens an Embedder on first use and shares it afterwards. A failed
-// open is remembered: every later call returns the same error rather than
-// reloading the model for each bundle.
-type Lazy struct {
-	cfg  Config
-	mu   sync.Mutex
-	e    *Embedder
-	err  error
-	done bool
-}
-
-// NewLazy returns a Lazy that will Open(cfg).
-func NewLazy(cfg Config) *Lazy { return &Lazy{cfg: cfg} }
-
-// Get returns the shared Embedder, opening it on the first call.
-func (l *Lazy) Get(ctx context.Context) (*Embedder, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.done {
-		l.e, l.err = Open(l.cfg)
-		l.done = true
-	}
-	return l.e, l.err
-}
-
-// Loaded returns the Embedder if it has been opened, else nil.
-func (l *Lazy) Loaded() *Embedder {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.e
-}
-
-// Close closes the Embedder if it was opened; later Gets fail.
-func (l *Lazy) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.done = true
-	if l.err == nil {
-		l.err = errors.New("embedder: closed")
-	}
-	if l.e == nil {
-		return nil
-	}
-	e := l.e
-	l.e = nil
-	return e.Close()
 }

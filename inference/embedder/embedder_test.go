@@ -89,33 +89,3 @@ func TestEmbedCancelled(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
-func TestLazyLoadsOnceAndRemembersFailure(t *testing.T) {
-	bad := NewLazy(Config{Getenv: func(string) string { return "" }, ModelDir: "/nonexistent/model", RuntimeLib: "/nonexistent/lib.so"})
-	_, err1 := bad.Get(context.Background())
-	_, err2 := bad.Get(context.Background())
-	if err1 == nil || err1 != err2 {
-		t.Fatalf("errors %v / %v: want the same remembered error", err1, err2)
-	}
-	if bad.Loaded() != nil {
-		t.Fatal("loaded after failure")
-	}
-	l := NewLazy(Config{Getenv: testfix.HomeEnv(t)})
-	if l.Loaded() != nil {
-		t.Fatal("loaded before first use")
-	}
-	a, err := l.Get(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := l.Get(context.Background())
-	if a != b || l.Loaded() != a {
-		t.Fatal("not shared")
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Get(context.Background()); err == nil {
-		t.Fatal("Get after Close succeeded")
-	}
-}
