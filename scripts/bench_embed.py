@@ -831,6 +831,21 @@ def _n(v):
     return "–" if v is None else format(round(v), ",")
 
 
+def run_facts(args, ver, started, took, load, n_ah, n_tx, checks):
+    """The command, date, machine, versions and data lines of a section."""
+    return [
+        "- Command: %s" % args.command_md,
+        "- Date: %s (%s)" % (started.strftime("%Y-%m-%d %H:%M UTC"), took),
+        "- Machine: %s cores (`nproc`), %s, Linux %s; load average %.1f before the bench" % (
+            ver["nproc"], ver["cpu"], ver["kernel"], load),
+        "- Versions: flinkfn commit %s (%s), ONNX Runtime %s; stock worker: %s; PyFlink (apache-flink) %s, "
+        "apache-beam %s, Python %s, %s" % (ver["commit"], ver["flinkfn"], ver["ort"], ver["ref"],
+                                            ver["pyflink"], ver["beam"], ver["python"], ver["java"]),
+        "- Data: %s account holders + %s transactions = %s rows (%s with a NULL text)" % (
+            format(n_ah, ","), format(n_tx, ","), format(n_ah + n_tx, ","), format(checks.get("null_texts", 0), ",")),
+    ]
+
+
 def render(args, ver, jobs, engine, checks, started, elapsed, load):
     L = [SECTION, ""]
     L.append(
@@ -857,16 +872,8 @@ def render(args, ver, jobs, engine, checks, started, elapsed, load):
             "with OMP_NUM_THREADS=%d" % args.stock_threads if args.stock_threads
             else "with PyTorch's default threads (OMP_NUM_THREADS unset)"))
     L.append("")
-    L.append("- Command: %s" % args.command_md)
-    L.append("- Date: %s ((a)–(d) took %.0f s)" % (started.strftime("%Y-%m-%d %H:%M UTC"), elapsed))
-    L.append("- Machine: %s cores (`nproc`), %s, Linux %s; load average %.1f before the bench" % (
-        ver["nproc"], ver["cpu"], ver["kernel"], load))
-    L.append("- Versions: flinkfn commit %s (%s), ONNX Runtime %s; stock worker: %s; PyFlink (apache-flink) %s, "
-             "apache-beam %s, Python %s, %s" % (ver["commit"], ver["flinkfn"], ver["ort"], ver["ref"],
-                                                 ver["pyflink"], ver["beam"], ver["python"], ver["java"]))
-    L.append("- Data: %s account holders + %s transactions = %s rows (%s with a NULL text)" % (
-        format(args.accountholders, ","), format(args.transactions, ","),
-        format(args.accountholders + args.transactions, ","), format(checks.get("null_texts", 0), ",")))
+    L += run_facts(args, ver, started, "(a)–(d) took %.0f s" % elapsed, load,
+                   args.accountholders, args.transactions, checks)
     L.append("")
     L.append("| case | rows | wall s | rows/s | from 1st worker s | workers (most alive at once) | "
              "worker peak RSS MiB, sum at once | max single | worker CPU s | JVM CPU s |")
@@ -984,16 +991,8 @@ def render6(args, ver, jobs, checks, started, elapsed, load):
              "largest sum (the shims are small Go processes that only relay the session to the pool; both shown "
              "apart). Worker CPU s = user + system over the job (pool: the shims' plus the pool's during the job).")
     L.append("")
-    L.append("- Command: %s" % args.command_md)
-    L.append("- Date: %s (this part took %.0f s)" % (started.strftime("%Y-%m-%d %H:%M UTC"), elapsed))
-    L.append("- Machine: %s cores (`nproc`), %s, Linux %s; load average %.1f before the bench" % (
-        ver["nproc"], ver["cpu"], ver["kernel"], load))
-    L.append("- Versions: flinkfn commit %s (%s), ONNX Runtime %s; stock worker: %s; PyFlink (apache-flink) %s, "
-             "apache-beam %s, Python %s, %s" % (ver["commit"], ver["flinkfn"], ver["ort"], ver["ref"],
-                                                 ver["pyflink"], ver["beam"], ver["python"], ver["java"]))
-    L.append("- Data: %s account holders + %s transactions = %s rows (%s with a NULL text)" % (
-        format(args.slots6_accountholders, ","), format(args.slots6_transactions, ","),
-        format(args.slots6_accountholders + args.slots6_transactions, ","), format(checks.get("null_texts", 0), ",")))
+    L += run_facts(args, ver, started, "this part took %.0f s" % elapsed, load,
+                   args.slots6_accountholders, args.slots6_transactions, checks)
     L.append("")
     L.append("| case | worker processes (most alive at once) | total worker peak RSS MiB | of which pool / shims MiB "
              "| largest process MiB | rows | wall s | rows/s | worker CPU s | JVM CPU s | Python subtasks with rows "
