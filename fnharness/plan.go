@@ -311,7 +311,7 @@ func (b *builder) build(u *flinkpb.UserDefinedFunction, path string) (*call, err
 			c.args = append(c.args, a)
 		}
 	}
-	if err := f.CheckArity(len(c.args)); err != nil {
+	if err := f.CheckArgs(c.argTypes()); err != nil {
 		return nil, err
 	}
 	var errs []error

@@ -140,6 +140,12 @@ type Function struct {
 	Eval      ScalarFunc      // Kind == Scalar (or EvalBatch)
 	EvalBatch ScalarBatchFunc // optional, preferred over Eval
 	EvalTable TableFunc       // Kind == Table
+
+	// ArityError, optional, replaces CheckArity's message for a call with
+	// the wrong number of arguments: args are the call's argument types
+	// (nil where the worker does not know one). Functions whose signature
+	// comes from configuration use it to say what to change.
+	ArityError func(args []*Type) error
 }
 
 // FullName is "module.name".
@@ -178,6 +184,16 @@ func (f *Function) CheckArity(n int) error {
 		want = fmt.Sprintf("at least %d", len(f.Params)-1)
 	}
 	return fmt.Errorf("%s takes %s argument(s), called with %d", f.FullName(), want, n)
+}
+
+// CheckArgs is CheckArity for a call with these argument types; a wrong
+// count gets ArityError's message when the function has one.
+func (f *Function) CheckArgs(args []*Type) error {
+	err := f.CheckArity(len(args))
+	if err != nil && f.ArityError != nil {
+		return f.ArityError(args)
+	}
+	return err
 }
 
 // Registry maps Python identities to Go functions. It is built explicitly
