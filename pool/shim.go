@@ -21,6 +21,11 @@ import (
 // ErrUnreachable marks a pool that could not be reached.
 var ErrUnreachable = errors.New("pool unreachable")
 
+// ErrNotFlinkfnPool marks a worker pool that is not flinkfn's: PyFlink's
+// own loopback pool (a local `python job.py` starts one in the client and
+// sets PYTHON_LOOPBACK_SERVER_ADDRESS) would run the functions in Python.
+var ErrNotFlinkfnPool = errors.New("not a flinkfn pool")
+
 // ShimConfig says which pool serves which Flink worker.
 type ShimConfig struct {
 	// Address is the pool: unix:///path/to.sock or host:port.
@@ -60,12 +65,25 @@ func Shim(ctx context.Context, cfg ShimConfig) error {
 	client := fnpb.NewBeamFnExternalWorkerPoolClient(cc)
 
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	if err := callHello(startCtx, cc); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case status.Code(err) == codes.Unimplemented:
+			return fmt.Errorf("%w: the worker pool at %s answers Beam's worker-pool service but not flinkfn's handshake (PyFlink's own loopback pool, or another SDK's): %v",
+				ErrNotFlinkfnPool, cfg.Address, err)
+		case status.Code(err) == codes.Unavailable:
+			return fmt.Errorf("%w: flinkfn pool at %s (set by FLINKFN_POOL or PYTHON_LOOPBACK_SERVER_ADDRESS) cannot be reached to start worker %s; is `flinkfn pool --listen %s` running on this host? %v",
+				ErrUnreachable, cfg.Address, cfg.WorkerID, cfg.Address, err)
+		}
+		return fmt.Errorf("flinkfn pool at %s: handshake for worker %s failed: %w", cfg.Address, cfg.WorkerID, err)
+	}
 	resp, err := client.StartWorker(startCtx, &fnpb.StartWorkerRequest{
 		WorkerId:          cfg.WorkerID,
 		ProvisionEndpoint: &pipepb.ApiServiceDescriptor{Url: cfg.ProvisionEndpoint},
 		Params:            cfg.Params,
 	})
-	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -73,13 +73,21 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			Address: addr, WorkerID: id, ProvisionEndpoint: endpoint,
 			Params: workerParams(getenv), Logger: log,
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
-		}
-		if getenv(fallbackEnv) != "local" || !errors.Is(err, pool.ErrUnreachable) {
+		case errors.Is(err, pool.ErrNotFlinkfnPool) && src == "PYTHON_LOOPBACK_SERVER_ADDRESS":
+			// A local `python job.py` (PyFlink's default loopback mode):
+			// never hand the session to PyFlink's Python workers.
+			log.Info("PYTHON_LOOPBACK_SERVER_ADDRESS is PyFlink's own loopback worker pool, not a flinkfn pool; "+
+				"flinkfn serves this worker in this process (set FLINKFN_POOL to use a flinkfn pool)", "worker_id", id, "address", addr)
+		case errors.Is(err, pool.ErrNotFlinkfnPool):
+			return fail(fmt.Errorf("%w. FLINKFN_POOL must be the --listen address of a `flinkfn pool` on this host (or unset it to run the worker in this process)", err))
+		case getenv(fallbackEnv) == "local" && errors.Is(err, pool.ErrUnreachable):
+			log.Warn("pool unreachable; serving the worker in this process ("+fallbackEnv+"=local)", "err", err)
+		default:
 			return fail(err)
 		}
-		log.Warn("pool unreachable; serving the worker in this process ("+fallbackEnv+"=local)", "err", err)
 	}
 
 	// In-process worker (PROCESS mode): the same memory rules as a pool
