@@ -10,11 +10,19 @@ that flinkfn's Go implementation (``udfs/embedding.go``) follows exactly:
   names is NULL or a string that is empty or only whitespace. The kept parts,
   rendered, are joined with the separator. When no part is kept the result is
   NULL (nothing to embed).
-* values: strings as they are; BOOLEAN ``true``/``false``; integers in
-  decimal; DECIMAL in plain notation with its scale (``-12.50``); DATE
-  ``YYYY-MM-DD``; TIME ``HH:MM:SS``; TIMESTAMP ``YYYY-MM-DD HH:MM:SS``
-  (fractions of a second dropped). FLOAT/DOUBLE are refused (their text
-  differs between languages): cast them to DECIMAL or STRING.
+* ``"values": "default"`` (or absent): strings as they are; BOOLEAN
+  ``true``/``false``; integers in decimal; DECIMAL in plain notation with its
+  scale (``-12.50``); DATE ``YYYY-MM-DD``; TIME ``HH:MM:SS``; TIMESTAMP
+  ``YYYY-MM-DD HH:MM:SS`` (fractions of a second dropped). FLOAT/DOUBLE are
+  refused: cast them to DECIMAL or STRING.
+* ``"values": "python"``: ``str()`` of the value PyFlink hands a Python
+  function, as an f-string renders it: ``True``, ``Decimal`` with the column's
+  scale (``1E-7`` below 1E-6), ``2024-03-16 13:31:01.796000`` (microseconds
+  when not zero), ``13:31:01``, ``repr`` of floats. TIMESTAMP_LTZ is refused
+  in both styles.
+* ``"null": "skip"`` (or absent) is the rule above; ``"null": {"literal":
+  "None"}`` renders NULL as that text, keeps blank strings as they are and
+  keeps every part (the result is never NULL).
 
 The embedding is sentence-transformers' ``SentenceTransformer.encode`` of
 the rendered text with all-MiniLM-L6-v2 (384 floats, mean pooling,
@@ -51,7 +59,9 @@ def template(name):
         return _state["templates"][name]
 
 
-def format_value(v):
+def format_value(v, style="default"):
+    if style == "python":
+        return format_value_python(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -69,6 +79,28 @@ def format_value(v):
     raise TypeError(f"unsupported value type {type(v).__name__}: use STRING, integer, DECIMAL, DATE, TIME or TIMESTAMP")
 
 
+def format_value_python(v):
+    """str() of the value, as ``f"{v}"`` in a team's own function gives it."""
+    if isinstance(v, datetime.datetime) and v.tzinfo is not None:
+        raise TypeError("TIMESTAMP_LTZ is not supported by templates: CAST it to TIMESTAMP or STRING")
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, (str, bool, int, decimal.Decimal, datetime.date, datetime.time)):
+        return str(v)
+    raise TypeError(f"unsupported value type {type(v).__name__}: use STRING, integer, BOOLEAN, DECIMAL, FLOAT, "
+                    "DOUBLE, DATE, TIME or TIMESTAMP")
+
+
+def null_literal(tmpl):
+    """The text of NULL under the template's "null" policy, or None for "skip"."""
+    policy = tmpl.get("null", "skip")
+    if policy is None or policy == "skip":
+        return None
+    if isinstance(policy, dict) and set(policy) == {"literal"} and isinstance(policy["literal"], str):
+        return policy["literal"]
+    raise ValueError(f'template "null": write "skip" or {{"literal": "None"}}, not {policy!r}')
+
+
 def _blank(v):
     return v is None or (isinstance(v, str) and not v.strip())
 
@@ -79,6 +111,10 @@ def render(tmpl, values):
     if len(values) != len(cols):
         raise ValueError(f"template wants {len(cols)} columns, got {len(values)}")
     row = dict(zip(cols, values))
+    style = tmpl.get("values", "default")
+    if style not in ("default", "python"):
+        raise ValueError(f'template "values": write "python" or "default", not {style!r}')
+    literal_null = null_literal(tmpl)
     kept = []
     for part in tmpl["parts"]:
         out = []
@@ -89,15 +125,19 @@ def render(tmpl, values):
                 continue
             if spec or conv or field not in row:
                 raise ValueError(f"template part {part!r}: bad placeholder {{{field}}}")
-            if _blank(row[field]):
+            v = row[field]
+            if literal_null is not None:
+                out.append(literal_null if v is None else format_value(v, style))
+                continue
+            if _blank(v):
                 skip = True
                 break
-            out.append(format_value(row[field]))
+            out.append(format_value(v, style))
         if not skip:
             kept.append("".join(out))
     if not kept:
         return None
-    return tmpl["separator"].join(kept)
+    return tmpl.get("separator", "").join(kept)
 
 
 def model_dir():

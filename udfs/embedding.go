@@ -51,18 +51,24 @@ func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
 		t := t
 		params := make([]fn.Param, len(t.Columns))
 		for i, c := range t.Columns {
-			params[i] = templateParam(c)
+			params[i] = t.templateParam(c)
 		}
 		doc := t.Doc
 		if doc == "" {
 			doc = "embedding of the row rendered by template " + t.Name
 		}
+		if t.NullLiteral == nil {
+			doc += " (ARRAY<FLOAT>; NULL when every column is NULL or blank)"
+		} else {
+			doc += " (ARRAY<FLOAT>)"
+		}
 		full := t.Module + "." + t.Name
 		out = append(out, fn.Function{
 			Module: t.Module, Name: t.Name, Kind: fn.Scalar,
-			Doc:    doc + " (ARRAY<FLOAT>; NULL when every column is NULL or blank)",
-			Params: params,
-			Result: fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
+			Doc:        doc,
+			Params:     params,
+			Result:     fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
+			ArityError: t.arityError,
 			EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
 				return embedRows(ctx, src, full, t.Name, rows, out, t.Render)
 			},

@@ -24,17 +24,41 @@ var DefaultTemplates []byte
 const TemplatesEnv = "FLINKFN_TEMPLATES"
 
 // Template renders a row into the text an embedding function embeds. The
-// rules are those of udfs/_embedding.py (the Python reference): a part is
-// left out when any column it names is NULL or a blank string; the kept
-// parts are joined with Separator; no part kept means NULL.
+// rules are those of udfs/_embedding.py (the Python reference): with the
+// default NULL policy a part is left out when any column it names is NULL
+// or a blank string, and no part kept means NULL; with a NULL literal every
+// part is kept and NULL renders as the literal. The kept parts are joined
+// with Separator.
 type Template struct {
 	Name      string // function name, e.g. "ah_embed"
 	Module    string // Python module the function is recognised by; default "udfs.<name>_udf"
 	Doc       string
 	Columns   []string
 	Separator string
-	parts     [][]piece
+	// Values is how values become text: ValuesDefault or ValuesPython.
+	Values string
+	// NullLiteral, when non-nil, is the text of a NULL value (the "null"
+	// policy {"literal": ...}); nil is the "skip" policy.
+	NullLiteral *string
+	// Source names the file the template came from, for messages: the
+	// FLINKFN_TEMPLATES path or the built-in file.
+	Source string
+	parts  [][]piece
 }
+
+// Value styles of a template's "values" key.
+const (
+	// ValuesDefault: strings as they are, BOOLEAN true/false, DECIMAL in
+	// plain notation, TIMESTAMP without fractions; FLOAT/DOUBLE refused.
+	ValuesDefault = "default"
+	// ValuesPython: Python's str() of the value PyFlink hands a Python
+	// function (True, Decimal, datetime with microseconds, float repr), as
+	// an f-string or str() in the team's own function renders it.
+	ValuesPython = "python"
+)
+
+// BuiltinTemplatesSource names the compiled-in template file in messages.
+const BuiltinTemplatesSource = "the built-in templates (udfs/templates.json; FLINKFN_TEMPLATES is not set)"
 
 // piece is a literal (col < 0) or a column placeholder.
 type piece struct {
@@ -43,11 +67,13 @@ type piece struct {
 }
 
 type templateJSON struct {
-	Module    string   `json:"module"`
-	Doc       string   `json:"doc"`
-	Columns   []string `json:"columns"`
-	Separator string   `json:"separator"`
-	Parts     []string `json:"parts"`
+	Module    string          `json:"module"`
+	Doc       string          `json:"doc"`
+	Columns   []string        `json:"columns"`
+	Separator string          `json:"separator"`
+	Parts     []string        `json:"parts"`
+	Values    string          `json:"values"`
+	Null      json.RawMessage `json:"null"`
 }
 
 // LoadTemplates reads the template file named by FLINKFN_TEMPLATES, or the
@@ -60,7 +86,10 @@ func LoadTemplates(getenv func(string) string) ([]*Template, error) {
 		}
 		ts, err := ParseTemplates(data)
 		if err != nil {
-			return nil, fmt.Errorf("templates %s: %w", p, err)
+			return nil, fmt.Errorf("templates %s (%s): %w", p, TemplatesEnv, err)
+		}
+		for _, t := range ts {
+			t.Source = p + " (" + TemplatesEnv + ")"
 		}
 		return ts, nil
 	}
@@ -68,11 +97,15 @@ func LoadTemplates(getenv func(string) string) ([]*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in templates: %w", err)
 	}
+	for _, t := range ts {
+		t.Source = BuiltinTemplatesSource
+	}
 	return ts, nil
 }
 
 // ParseTemplates parses a template file: a JSON object from function name
-// to {module?, doc?, columns, separator, parts}. Sorted by name.
+// to {module?, doc?, columns, separator?, parts, values?, null?}. Sorted by
+// name.
 func ParseTemplates(data []byte) ([]*Template, error) {
 	var raw map[string]templateJSON
 	dec := json.NewDecoder(strings.NewReader(string(data)))
@@ -109,7 +142,24 @@ func newTemplate(name string, j templateJSON) (*Template, error) {
 	t := &Template{Name: name, Module: j.Module, Doc: j.Doc, Columns: j.Columns, Separator: j.Separator}
 	if t.Module == "" {
 		t.Module = "udfs." + name + "_udf"
+	} else if !isModule(t.Module) {
+		return nil, fmt.Errorf("template %s: \"module\": %q is not a Python module path; write the module your function is defined in, e.g. \"udfs.%s_udf\" for udfs/%s_udf.py",
+			name, t.Module, name, name)
 	}
+	switch j.Values {
+	case "", ValuesDefault:
+		t.Values = ValuesDefault
+	case ValuesPython:
+		t.Values = ValuesPython
+	default:
+		return nil, fmt.Errorf("template %s: \"values\": unknown style %q; write \"python\" (str() of each value, as a Python f-string renders it) or \"default\"",
+			name, j.Values)
+	}
+	lit, err := parseNullPolicy(j.Null)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: \"null\": %w", name, err)
+	}
+	t.NullLiteral = lit
 	idx := make(map[string]int, len(j.Columns))
 	for i, c := range j.Columns {
 		if !isIdent(c) {
@@ -139,6 +189,41 @@ func newTemplate(name string, j templateJSON) (*Template, error) {
 		}
 	}
 	return t, nil
+}
+
+// parseNullPolicy reads the "null" key: absent or "skip" (nil), or
+// {"literal": "<text>"}.
+func parseNullPolicy(raw json.RawMessage) (*string, error) {
+	const fix = `write "skip" (leave out a part whose column is NULL or blank; the default) or {"literal": "None"} (render NULL as that text, as Python's str(None) does)`
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if s == "skip" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("unknown policy %q; %s", s, fix)
+	}
+	var obj struct {
+		Literal *string `json:"literal"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil || obj.Literal == nil {
+		return nil, fmt.Errorf("cannot use %s; %s", raw, fix)
+	}
+	return obj.Literal, nil
+}
+
+// isModule reports whether s is a dotted Python module path.
+func isModule(s string) bool {
+	for _, p := range strings.Split(s, ".") {
+		if !isIdent(p) {
+			return false
+		}
+	}
+	return true
 }
 
 // parsePart splits "Amount: {amount} {currency}" into pieces, with Python
@@ -202,10 +287,14 @@ func (t *Template) Render(vals []fn.Value) (text string, ok bool, err error) {
 	if len(vals) != len(t.Columns) {
 		return "", false, fmt.Errorf("%d values for %d columns", len(vals), len(t.Columns))
 	}
+	format := appendValue
+	if t.Values == ValuesPython {
+		format = appendPyValue
+	}
 	var b strings.Builder
 	kept := 0
 	for _, ps := range t.parts {
-		if !partKept(ps, vals) {
+		if t.NullLiteral == nil && !partKept(ps, vals) {
 			continue
 		}
 		if kept > 0 {
@@ -217,7 +306,12 @@ func (t *Template) Render(vals []fn.Value) (text string, ok bool, err error) {
 				b.WriteString(p.lit)
 				continue
 			}
-			if err := appendValue(&b, vals[p.col]); err != nil {
+			v := vals[p.col]
+			if v.IsNull() && t.NullLiteral != nil {
+				b.WriteString(*t.NullLiteral)
+				continue
+			}
+			if err := format(&b, v); err != nil {
 				return "", false, fmt.Errorf("column %s: %w", t.Columns[p.col], err)
 			}
 		}
@@ -319,9 +413,44 @@ func plainDecimal(u *big.Int, scale int) string {
 	return fn.FormatDecimal(u, scale)
 }
 
-// templateParams are the SQL types a template column accepts: those whose
-// text is identical in Go and in the Python reference.
-func templateParam(name string) fn.Param {
-	return fn.Param{Name: name, Accepts: fn.OneOf(fn.CHAR, fn.VARCHAR, fn.BOOLEAN, fn.TINYINT, fn.SMALLINT,
-		fn.INT, fn.BIGINT, fn.DECIMAL, fn.DATE, fn.TIME, fn.TIMESTAMP)}
+// templateParam is a template column: the SQL types whose text is
+// identical in Go and in the Python reference for the template's style
+// (FLOAT and DOUBLE only with Python's repr).
+func (t *Template) templateParam(name string) fn.Param {
+	names := []fn.TypeName{fn.CHAR, fn.VARCHAR, fn.BOOLEAN, fn.TINYINT, fn.SMALLINT,
+		fn.INT, fn.BIGINT, fn.DECIMAL, fn.DATE, fn.TIME, fn.TIMESTAMP}
+	if t.Values == ValuesPython {
+		names = append(names, fn.FLOAT, fn.DOUBLE)
+	}
+	return fn.Param{Name: name, Accepts: fn.OneOf(names...)}
+}
+
+// arityError is the message for a call of the template's function with a
+// number of arguments other than its columns: typically a team's own
+// function of the same module and name with its own signature. It names
+// the template file in use and shows the entry to write.
+func (t *Template) arityError(args []*fn.Type) error {
+	types := make([]string, len(args))
+	cols := make([]string, len(args))
+	refs := make([]string, len(args))
+	for i, a := range args {
+		types[i] = "?"
+		if a != nil {
+			types[i] = a.String()
+		}
+		cols[i] = fmt.Sprintf("%q", fmt.Sprintf("c%d", i+1))
+		refs[i] = fmt.Sprintf("{c%d}", i+1)
+	}
+	skeleton := fmt.Sprintf(`{%q: {"module": %q, "columns": [%s], "values": "python", "null": {"literal": "None"}, "parts": [%q]}}`,
+		t.Name, t.Module, strings.Join(cols, ", "), strings.Join(refs, " "))
+	where := "write a templates file with this entry (rename the columns, write the parts as your function builds its text) and set " +
+		TemplatesEnv + "=<that file> for the Flink workers"
+	if t.Source != BuiltinTemplatesSource && t.Source != "" {
+		where = "edit the entry " + strconv.Quote(t.Name) + " of that file so that its \"columns\" match your call, e.g."
+	}
+	return fmt.Errorf("%s.%s is flinkfn's template function %q from %s, with %d columns (%s), but the job calls it with %d argument(s) (%s). "+
+		"If this is your own %s, tell flinkfn what it renders: %s:\n  %s\n"+
+		"(\"values\": \"python\" and \"null\": {\"literal\": \"None\"} render values as str() in an f-string does; see README \"Moving an existing PyFlink job to flinkfn\")",
+		t.Module, t.Name, t.Name, t.Source, len(t.Columns), strings.Join(t.Columns, ", "), len(args), strings.Join(types, ", "),
+		t.Name, where, skeleton)
 }
