@@ -64,7 +64,7 @@ def _tail(text, n=6000):
     return text if len(text) <= n else "...\n" + text[-n:]
 
 
-def run_job(name, register, process_mode, extra_conf=()):
+def run_job(name, register, process_mode, extra_conf=(), templates=True):
     """Runs existing_project/job.py as the team would, with flinkfn as
     python.executable; returns rc, rows, log and flinkfn's marker lines."""
     assert FLINKFN_BIN.is_file(), "no flinkfn binary at %s (make build, or set FLINKFN_BIN)" % FLINKFN_BIN
@@ -80,7 +80,9 @@ def run_job(name, register, process_mode, extra_conf=()):
     env.pop("_python_worker_execution_mode", None)
     if process_mode:
         env["_python_worker_execution_mode"] = "process"
-    env["FLINKFN_TEMPLATES"] = str(PROJECT / "templates.json")
+    env.pop("FLINKFN_TEMPLATES", None)
+    if templates:
+        env["FLINKFN_TEMPLATES"] = str(PROJECT / "templates.json")
     env["FLINKFN_MARKER_FILE"] = str(marker)
     conf = ["python.executable=%s" % FLINKFN_BIN,
             "python.client.executable=%s" % VENV_PYTHON,
@@ -180,6 +182,25 @@ def test_table_api_registration():
     run = run_job("table-api", "table-api", process_mode=True)
     check_run(run)
     assert loopback_address(run) == "none"
+
+
+def test_without_templates_file_the_error_says_the_fix():
+    """Without FLINKFN_TEMPLATES flinkfn has its built-in ah_embed (8
+    columns): the job fails at start with a message that names the template
+    file in use, the call's column count and types, and the entry to write."""
+    run = run_job("no-templates", "table-api", process_mode=True, templates=False)
+    assert run["rc"] != 0, "the job ran with flinkfn's built-in 8-column templates"
+    # Whichever function's bundle Flink sets up first fails the job.
+    per_fn = {
+        "ah_embed": ["calls it with 7 argument(s) (STRING, STRING, STRING, STRING, DECIMAL(12, 2), TIMESTAMP(3), BOOLEAN)",
+                     '"columns": ["c1", "c2", "c3", "c4", "c5", "c6", "c7"]'],
+        "txn_embed": ["calls it with 6 argument(s) (STRING, DECIMAL(12, 2), STRING, DECIMAL(18, 8), TIMESTAMP(3), STRING)",
+                      '"columns": ["c1", "c2", "c3", "c4", "c5", "c6"]'],
+    }
+    failed = [f for f in per_fn if 'is flinkfn\'s template function "%s" from the built-in templates' % f in run["log"]]
+    assert failed, "the failure does not explain the template mismatch:\n" + _tail(run["log"])
+    for want in per_fn[failed[0]] + ["with 8 columns", "FLINKFN_TEMPLATES=<that file>"]:
+        assert want in run["log"], "the failure lacks %r:\n%s" % (want, _tail(run["log"]))
 
 
 @pytest.mark.parametrize("name", ["ah_embed_udf.py", "txn_embed_udf.py"])
