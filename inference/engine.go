@@ -110,7 +110,13 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 		{"inter-op threads", opts.SetInterOpNumThreads(inter)},
 		{"execution mode", opts.SetExecutionMode(ort.ExecutionModeSequential)},
 		{"graph optimization level", opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)},
-		{"CPU memory arena", opts.SetCpuMemArena(true)},
+		// No CPU arena and no memory patterns: a batch's activations are
+		// allocated for its run and freed after it (see returnFreedMemory),
+		// so the process holds the weights plus the running batch's peak
+		// instead of the largest batch ever seen. What the model reserves
+		// is then the weights plus the worst batch the token budget allows.
+		{"CPU memory arena", opts.SetCpuMemArena(false)},
+		{"memory patterns", opts.SetMemPattern(false)},
 		{"intra-op spinning", opts.AddSessionConfigEntry("session.intra_op.allow_spinning", spin)},
 		{"inter-op spinning", opts.AddSessionConfigEntry("session.inter_op.allow_spinning", spin)},
 	} {

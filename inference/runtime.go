@@ -66,6 +66,7 @@ func OpenRuntime(libPath string) (*Runtime, error) {
 	if ort.IsInitialized() {
 		return nil, errors.New("onnx runtime: environment initialised outside package inference")
 	}
+	returnFreedMemory()
 	ort.SetSharedLibraryPath(resolved)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelWarning()); err != nil {
 		return nil, fmt.Errorf("onnx runtime %s (need ONNX Runtime >= 1.24, C API 24): %w", resolved, err)

@@ -215,3 +215,45 @@ func GoLimit(getenv func(string) string, budget, native int64) (int64, bool) {
 	debug.SetMemoryLimit(limit)
 	return limit, true
 }
+
+// ResetPeakRSS starts a new peak: the kernel's high-water mark of this
+// process's RSS (VmHWM) is set to the current RSS. It fails where
+// /proc/self/clear_refs is not writable; PeakRSS then reports the peak
+// since the process started.
+func ResetPeakRSS() error {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return fmt.Errorf("memory: reset the RSS high-water mark: %w", err)
+	}
+	return nil
+}
+
+// PeakRSS is this process's RSS high-water mark (VmHWM in
+// /proc/self/status) since it started or since the last ResetPeakRSS.
+func PeakRSS() (int64, error) {
+	return statusKB("/proc/self/status", "VmHWM:")
+}
+
+// ProcessPeakRSS is PeakRSS of another process.
+func ProcessPeakRSS(pid int) (int64, error) {
+	return statusKB(fmt.Sprintf("/proc/%d/status", pid), "VmHWM:")
+}
+
+func statusKB(path, key string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("memory: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("memory: %s %s: %w", path, key, err)
+				}
+				return kb << 10, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("memory: %s has no %s line", path, key)
+}

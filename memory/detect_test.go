@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -170,4 +171,27 @@ func TestGoLimit(t *testing.T) {
 		t.Errorf("floor: %d, %v; runtime %d", got, set, debug.SetMemoryLimit(-1))
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
+}
+
+// The peak follows a large allocation and starts anew after a reset.
+func TestPeakRSS(t *testing.T) {
+	if err := ResetPeakRSS(); err != nil {
+		t.Skip(err)
+	}
+	base, err := PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<20)
+	for i := 0; i < len(buf); i += 4096 {
+		buf[i] = 1
+	}
+	peak, _ := PeakRSS()
+	if peak < base+60<<20 {
+		t.Fatalf("peak %d after touching 64 MiB, base %d", peak, base)
+	}
+	runtime.KeepAlive(buf)
+	if p, err := ProcessPeakRSS(os.Getpid()); err != nil || p < peak {
+		t.Fatalf("ProcessPeakRSS = %d, %v; PeakRSS %d", p, err, peak)
+	}
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // model loads the embedding model once, warms it, measures its footprint
-// (the process's RSS growth across load and warm-up) and reserves that
+// (the process's peak RSS across load and warm-up above its RSS before)
+// and reserves that
 // from the memory budget. The pool loads it at start; a PROCESS-mode
 // worker on the first bundle that needs it. A failure is remembered: every
 // later Get returns it instead of reloading per bundle.
@@ -73,6 +74,9 @@ func (m *model) Loaded() error {
 }
 
 func (m *model) load(ctx context.Context) (*embedder.Embedder, error) {
+	if err := memory.ResetPeakRSS(); err != nil {
+		m.log.Warn("the model's footprint is measured against the process's peak RSS since it started", "err", err)
+	}
 	before, _ := memory.RSS()
 	start := time.Now()
 	e, err := embedder.Open(m.cfg)
@@ -84,8 +88,11 @@ func (m *model) load(ctx context.Context) (*embedder.Embedder, error) {
 		return nil, fmt.Errorf("warm up %s: %w", e.Describe(), err)
 	}
 	took := time.Since(start)
-	after, _ := memory.RSS()
-	m.footprint = max(after-before, 0)
+	peak, err := memory.PeakRSS()
+	if err != nil {
+		peak, _ = memory.RSS()
+	}
+	m.footprint = max(peak-before, 0)
 	name := e.Model() + "/" + e.Variant()
 	if m.budget != nil {
 		res, err := m.budget.Reserve(memory.KindModel, name, m.footprint)
@@ -106,11 +113,14 @@ func (m *model) load(ctx context.Context) (*embedder.Embedder, error) {
 	return e, nil
 }
 
-// warmUp runs one batch of maximal length so that the runtime's memory
-// arena reaches its working size before the footprint is measured.
+// warmUp runs the batch that needs the most memory (as many sequences of
+// maximal length as the token budget admits), so that the footprint,
+// measured as the peak RSS across load and warm-up, is the weights plus
+// the worst batch's activations: what the model can use at most.
 func warmUp(ctx context.Context, e *embedder.Embedder) error {
-	long := strings.Repeat("account holder transaction merchant payment ", 80)
-	texts := make([]string, embedder.DefaultMaxBatchRows)
+	rows, tokens := e.WorstBatch()
+	long := strings.Repeat("account holder transaction merchant payment ", tokens/5+1)
+	texts := make([]string, rows)
 	for i := range texts {
 		texts[i] = fmt.Sprintf("%d %s", i, long)
 	}

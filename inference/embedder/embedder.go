@@ -53,6 +53,14 @@ const VariantEnv = "FLINKFN_MODEL_VARIANT"
 // the token budget defaults to this many rows of the longest sequence.
 const DefaultMaxBatchRows = 32
 
+// DefaultMaxBatchTokens is the padded tokens (rows × longest sequence) per
+// model batch unless Config.Batcher says otherwise. A batch's activations
+// grow with rows × longest² (attention), so the worst batch is the one of
+// maximal-length sequences: for all-MiniLM-L6-v2, 8 rows × 256 tokens,
+// about 60 MiB above the weights (32 × 256 took 240 MiB). Typical texts
+// (under 64 tokens) still fill DefaultMaxBatchRows rows.
+const DefaultMaxBatchTokens = 2048
+
 // Embedder embeds texts with one model shared by every caller.
 type Embedder struct {
 	rt   *inference.Runtime
@@ -62,6 +70,8 @@ type Embedder struct {
 	log  *slog.Logger
 	dir  string
 	took time.Duration
+
+	batchTokens int // the batcher's MaxBatchTokens
 
 	texts     atomic.Int64
 	truncated atomic.Int64
@@ -128,7 +138,7 @@ func Open(cfg Config) (*Embedder, error) {
 		bo.MaxBatchRows = DefaultMaxBatchRows
 	}
 	if bo.MaxBatchTokens == 0 {
-		bo.MaxBatchTokens = bo.MaxBatchRows * eng.MaxSeqLen()
+		bo.MaxBatchTokens = max(DefaultMaxBatchTokens, eng.MaxSeqLen())
 	}
 	if bo.Logger == nil {
 		bo.Logger = log
@@ -139,7 +149,7 @@ func Open(cfg Config) (*Embedder, error) {
 		rt.Close()
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
-	e := &Embedder{rt: rt, eng: eng, tok: tok, b: b, log: log, dir: dir, took: time.Since(start)}
+	e := &Embedder{rt: rt, eng: eng, tok: tok, b: b, log: log, dir: dir, took: time.Since(start), batchTokens: bo.MaxBatchTokens}
 	log.Info("embedding model loaded", "model", eng.Model(), "variant", eng.Variant(), "dir", dir,
 		"runtime", rt.Version(), "dims", eng.Dims(), "max_seq_len", eng.MaxSeqLen(), "took", e.took)
 	return e, nil
@@ -178,6 +188,12 @@ func (e *Embedder) Variant() string { return e.eng.Variant() }
 
 // Dir is the model folder.
 func (e *Embedder) Dir() string { return e.dir }
+
+// WorstBatch is the batch that needs the most memory: as many sequences of
+// the model's maximal length as the token budget admits (at least one).
+func (e *Embedder) WorstBatch() (rows, tokens int) {
+	return max(e.batchTokens/e.eng.MaxSeqLen(), 1), e.eng.MaxSeqLen()
+}
 
 // Dims is the length of every vector.
 func (e *Embedder) Dims() int { return e.eng.Dims() }
