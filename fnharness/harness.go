@@ -40,6 +40,11 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// OnConnected, if set, is called once the control stream is open.
 	OnConnected func()
+	// OnLogStream, if set, is called with a handler that sends records to
+	// Flink's logging stream (the TaskManager's log) once that stream is
+	// open, and with nil before it closes: the caller can route logs of
+	// its own (a model load, a memory warning) there too.
+	OnLogStream func(slog.Handler)
 	// InputLimiter and OutputLimiter bound the session's in-flight input
 	// and output bytes (its share of python.fn-execution.buffer.memory.size);
 	// nil means unbounded (beyond the fixed per-stream message queues).
@@ -117,6 +122,10 @@ func Run(ctx context.Context, opts Options) error {
 		} else {
 			defer logs.Close()
 			log = slog.New(logs.Handler()).With("worker_id", opts.WorkerID)
+			if opts.OnLogStream != nil {
+				opts.OnLogStream(logs.RemoteHandler().WithAttrs([]slog.Attr{slog.String("worker_id", opts.WorkerID)}))
+				defer opts.OnLogStream(nil)
+			}
 		}
 	}
 

@@ -89,6 +89,11 @@ func openLogForwarder(ctx context.Context, url string, local slog.Handler) (*log
 // Handler returns a slog handler writing to the local handler and Flink.
 func (f *logForwarder) Handler() slog.Handler { return &forwardHandler{f: f, local: f.local} }
 
+// RemoteHandler returns a slog handler writing to Flink only.
+func (f *logForwarder) RemoteHandler() slog.Handler {
+	return &forwardHandler{f: f, local: slog.DiscardHandler}
+}
+
 // Close flushes queued entries (bounded wait) and closes the stream.
 func (f *logForwarder) Close() {
 	f.mu.Lock()

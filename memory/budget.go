@@ -80,19 +80,37 @@ type Reservation struct {
 // Reserve reserves n bytes of kind for name (a model, a worker, a session).
 // When they do not fit it returns a *RefusedError.
 func (b *Budget) Reserve(kind Kind, name string, n int64) (*Reservation, error) {
+	r, _, err := b.reserve(kind, name, n, false)
+	return r, err
+}
+
+// Overcommit reserves n bytes of kind for name even when they do not fit
+// (Flink's own policy for a Python worker whose managed memory is short:
+// warn and go on). short is the *RefusedError Reserve would have returned,
+// nil when they fit; the reservation is made either way, so the budget's
+// numbers stay true.
+func (b *Budget) Overcommit(kind Kind, name string, n int64) (r *Reservation, short, err error) {
+	return b.reserve(kind, name, n, true)
+}
+
+func (b *Budget) reserve(kind Kind, name string, n int64, over bool) (*Reservation, error, error) {
 	if n < 0 {
-		return nil, fmt.Errorf("memory: cannot reserve a negative size (%d bytes) of %s memory for %q", n, kind, name)
+		return nil, nil, fmt.Errorf("memory: cannot reserve a negative size (%d bytes) of %s memory for %q", n, kind, name)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var short error
 	if err := b.fits(n); err != nil {
-		return nil, b.refuse(err, kind, name, n, 0, false)
+		short = b.refuse(err, kind, name, n, 0, false)
+		if !over || errors.Is(err, errOverflow) {
+			return nil, nil, short
+		}
 	}
 	b.next++
 	r := &Reservation{b: b, kind: kind, name: name, seq: b.next, size: n}
 	b.live[r] = struct{}{}
 	b.total += n
-	return r, nil
+	return r, short, nil
 }
 
 var (
@@ -276,6 +294,19 @@ func (e *RefusedError) Error() string {
 	}
 	fmt.Fprintf(&sb, ": %s of the %s budget (%s) is free; reserved: %s", MiB(e.Free), MiB(e.Limit), e.Source, summarize(e.Reserved))
 	return sb.String()
+}
+
+// Overcommitted describes the refusal as Budget.Overcommit went on with
+// it: what the reservation is for, what is reserved in all now, and the
+// budget.
+func (e *RefusedError) Overcommitted() string {
+	held := append(append([]Held{}, e.Reserved...), Held{Kind: e.Kind, Name: e.Name, Size: e.Need})
+	total := int64(0)
+	for _, h := range held {
+		total += h.Size
+	}
+	return fmt.Sprintf("%s (%s) does not fit in the %s budget (%s): reserved now %s, %s over: %s",
+		subject(e.Kind, e.Name), MiB(e.Need), MiB(e.Limit), e.Source, MiB(total), MiB(total-e.Limit), summarize(held))
 }
 
 // summarize renders reservations per kind: models one by one, other kinds

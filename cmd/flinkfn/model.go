@@ -22,8 +22,12 @@ import (
 // worker on the first bundle that needs it. A failure is remembered: every
 // later Get returns it instead of reloading per bundle.
 type model struct {
-	cfg     embedder.Config
-	budget  *memory.Budget // nil: no accounting
+	cfg    embedder.Config
+	budget *memory.Budget // nil: no accounting
+	// reserve takes the footprint from budget; nil means budget.Reserve
+	// (refuse when it does not fit: a pool). A PROCESS-mode worker passes
+	// its memory policy (warn and go on, or refuse).
+	reserve func(memory.Kind, string, int64) (*memory.Reservation, error)
 	metrics *observe.Metrics
 	log     *slog.Logger
 	getenv  func(string) string
@@ -95,10 +99,20 @@ func (m *model) load(ctx context.Context) (*embedder.Embedder, error) {
 	m.footprint = max(peak-before, 0)
 	name := e.Model() + "/" + e.Variant()
 	if m.budget != nil {
-		res, err := m.budget.Reserve(memory.KindModel, name, m.footprint)
+		reserve := m.reserve
+		if reserve == nil {
+			reserve = func(k memory.Kind, name string, n int64) (*memory.Reservation, error) {
+				r, err := m.budget.Reserve(k, name, n)
+				if err != nil {
+					return nil, fmt.Errorf("%w. Give the pool more memory (--memory-limit, or its container's limit); `flinkfn plan --mode pool --measure` computes the settings", err)
+				}
+				return r, nil
+			}
+		}
+		res, err := reserve(memory.KindModel, name, m.footprint)
 		if err != nil {
 			e.Close()
-			return nil, fmt.Errorf("%w. Give the worker more memory: raise taskmanager.memory.managed.size (PROCESS mode: Flink's managed memory for Python is the budget) or the pool's --memory-limit; `flinkfn plan` computes the settings", err)
+			return nil, err
 		}
 		m.res = res
 		if lim, ok := memory.GoLimit(m.getenv, m.budget.Limit(), m.budget.Snapshot().Reserved[memory.KindModel]); ok {

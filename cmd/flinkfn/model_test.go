@@ -64,7 +64,7 @@ func TestModelOverBudgetIsRefusedWithTheNumbers(t *testing.T) {
 	if err == nil {
 		t.Fatal("a 32 MiB budget admitted the model")
 	}
-	for _, want := range []string{"cannot reserve", "model", "32.0 MiB budget (test limit)", "taskmanager.memory.managed.size"} {
+	for _, want := range []string{"cannot reserve", "model", "32.0 MiB budget (test limit)", "--memory-limit"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flinkfn/flinkfn/flinkconf"
 	"github.com/flinkfn/flinkfn/fnharness"
 	"github.com/flinkfn/flinkfn/inference/embedder"
 	"github.com/flinkfn/flinkfn/memory"
@@ -46,10 +47,14 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			level = slog.LevelInfo
 		}
 	}
-	log := slog.New(teeHandler{
+	local := teeHandler{
 		slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
 		slog.NewTextHandler(boot, &slog.HandlerOptions{Level: level}),
-	}).With("component", "flinkfn", "pid", os.Getpid())
+	}
+	// log also reaches Flink's logging stream (the TaskManager's log) once
+	// the session opens it; warnings logged before that are sent then.
+	flink := newLateHandler()
+	log := slog.New(teeHandler{local, flink}).With("component", "flinkfn", "pid", os.Getpid())
 
 	fail := func(err error) error {
 		msg := fmt.Sprintf("flinkfn worker %s: %v", id, err)
@@ -92,22 +97,28 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 
 	// In-process worker (PROCESS mode): the same memory rules as a pool
 	// session, for its single session.
+	policy, err := memory.ParsePolicy(getenv(memory.EnvPolicy))
+	if err != nil {
+		return fail(err)
+	}
+	confPath := flinkConfDir(getenv)
 	budget, set, err := memoryPlan(memoryInputs{
 		limit: getenv("FLINKFN_MEMORY_LIMIT"), limitSource: "FLINKFN_MEMORY_LIMIT",
 		framework: getenv("FLINKFN_FRAMEWORK_MEMORY"), buffer: getenv("FLINKFN_BUFFER_MEMORY"),
-		flinkConf: flinkConfDir(getenv),
+		flinkConf: confPath,
 	}, getenv)
 	if err != nil {
 		return fail(err)
 	}
-	fw, err := budget.Reserve(memory.KindFramework, "worker "+id, set.Framework)
+	reserve := workerReserver(budget, policy, confPath, log)
+	fw, err := reserve(memory.KindFramework, "worker "+id, set.Framework)
 	if err != nil {
-		return fail(fmt.Errorf("%w. Give the Python worker more memory (taskmanager.memory.managed.size; `flinkfn plan` computes it)", err))
+		return fail(err)
 	}
 	defer fw.Release()
-	buf, err := budget.Reserve(memory.KindBuffer, id, set.Buffer)
+	buf, err := reserve(memory.KindBuffer, id, set.Buffer)
 	if err != nil {
-		return fail(fmt.Errorf("%w. Give the Python worker more memory (taskmanager.memory.managed.size; `flinkfn plan` computes it)", err))
+		return fail(err)
 	}
 	defer buf.Release()
 	in, out := memory.BufferLimiters(set.Buffer)
@@ -115,6 +126,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 	metrics := observe.New()
 	metrics.WatchMemory(memoryState(budget, func() int64 { return in.InUse() + out.InUse() }))
 	emb := newModel(embedder.Config{Getenv: getenv, Logger: log}, budget, metrics, log, getenv)
+	emb.reserve = reserve
 	defer func() {
 		if err := emb.Close(); err != nil {
 			log.Warn("close the embedding model", "err", err)
@@ -159,12 +171,13 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 		WorkerID:          id,
 		ProvisionEndpoint: endpoint,
 		Registry:          reg,
-		Logger:            log,
+		Logger:            slog.New(local).With("component", "flinkfn", "pid", os.Getpid()),
 		ConnectTimeout:    connectTimeout,
 		InputLimiter:      in,
 		OutputLimiter:     out,
 		Observer:          harnessObserver{metrics},
 		Drain:             drain,
+		OnLogStream:       flink.Set,
 	})
 	cancel()
 	if err != nil {
@@ -172,6 +185,48 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 	}
 	log.Info("flinkfn worker stopped", "worker_id", id)
 	return nil
+}
+
+// workerReserver reserves from a PROCESS-mode worker's budget (the slot's
+// managed memory for Python) under policy: what does not fit is refused
+// (strict) or reserved anyway with a warning (warn, Flink's own FLIP-88
+// behaviour). Both say which setting fits.
+func workerReserver(budget *memory.Budget, policy memory.Policy, confPath string, log *slog.Logger) func(memory.Kind, string, int64) (*memory.Reservation, error) {
+	fix := func(n int64) string {
+		need := budget.Snapshot().Total + n
+		if !strings.Contains(budget.Source(), "_PYTHON_WORKER_MEMORY_LIMIT") {
+			return fmt.Sprintf("Raise the worker's memory limit (%s) to at least %s", budget.Source(), memory.MiB(need))
+		}
+		var conf *flinkconf.Config
+		if confPath != "" {
+			conf, _ = flinkconf.LoadPath(confPath)
+		}
+		return memory.PythonShareFix(need, budget.Limit(), conf)
+	}
+	return func(k memory.Kind, name string, n int64) (*memory.Reservation, error) {
+		if policy == memory.PolicyStrict {
+			r, err := budget.Reserve(k, name, n)
+			if err != nil {
+				return nil, fmt.Errorf("%w. %s. (%s=strict refuses; unset it to warn and go on, as Flink does)", err, fix(n), memory.EnvPolicy)
+			}
+			return r, nil
+		}
+		advice := fix(n) // before the reservation counts in the total
+		r, short, err := budget.Overcommit(k, name, n)
+		if err != nil {
+			return nil, err
+		}
+		if short != nil {
+			what := short.Error()
+			var re *memory.RefusedError
+			if errors.As(short, &re) {
+				what = re.Overcommitted()
+			}
+			log.Warn(fmt.Sprintf("Python worker memory short: %s. flinkfn goes on, as Flink does when a Python worker's managed memory is short (FLIP-88): this worker may use more memory than Flink planned for it. %s. (%s=strict refuses instead.)",
+				what, advice, memory.EnvPolicy))
+		}
+		return r, nil
+	}
 }
 
 // fallbackEnv opts into serving the worker in-process when the configured

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flinkfn/flinkfn/internal/fakeflink"
+)
+
+// startWorker runs a PROCESS-mode worker against a fake Flink operator
+// with a descriptor "upper"; the result arrives when the worker returns.
+func startWorker(t *testing.T, id string, env map[string]string) (*fakeflink.Runner, *bytes.Buffer, <-chan error) {
+	t.Helper()
+	r := fakeflink.New(t, id)
+	r.StringDescriptor(t, "upper", "udfs.builtin", "upper")
+	env["BOOT_LOG_DIR"] = t.TempDir()
+	stderr := &bytes.Buffer{}
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		done <- runWorkerTimeout(ctx, []string{"--id=" + id, "--provision_endpoint=" + r.Addr}, func(k string) string { return env[k] }, stderr, 10*time.Second)
+	}()
+	return r, stderr, done
+}
+
+// FLIP-88: a slot whose Python share of managed memory is short gets a
+// warning in the TaskManager's log (Flink's logging stream) with the
+// numbers and the setting that fits, and the job runs.
+func TestShortManagedMemoryWarnsAndRuns(t *testing.T) {
+	r, _, done := startWorker(t, "5-1", map[string]string{"_PYTHON_WORKER_MEMORY_LIMIT": "33554432"}) // 32 MiB < framework 64 MiB
+	fakeflink.AwaitClosed(t, r.Connected, "the worker to connect")
+	r.Requests <- fakeflink.BundleRequest("b1", "upper")
+	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
+	r.SendData(fakeflink.Input("b1", fakeflink.EncodeStrings(t, "still runs"), true))
+	if resp := r.AwaitResponse(t); resp.GetError() != "" {
+		t.Fatalf("bundle failed: %s", resp.GetError())
+	}
+	out, _ := r.Output("b1")
+	if got := fakeflink.DecodeStrings(t, out); !slices.Equal(got, []string{"STILL RUNS"}) {
+		t.Fatalf("output %q", got)
+	}
+	var warns []string
+	for _, e := range r.Logs() {
+		if strings.Contains(e.GetMessage(), "FLIP-88") {
+			warns = append(warns, e.GetMessage())
+		}
+	}
+	if len(warns) != 2 {
+		t.Fatalf("%d warnings in Flink's log, want framework and buffer: %q", len(warns), warns)
+	}
+	for i, wants := range [][]string{{
+		"framework memory for worker 5-1 (python.fn-execution.framework.memory.size) (64.0 MiB) does not fit in the 32.0 MiB budget (_PYTHON_WORKER_MEMORY_LIMIT",
+		"taskmanager.memory.managed.size: 256m", // a local run's 128m × 64/32
+		"FLINKFN_MEMORY_POLICY=strict",
+	}, {
+		"buffer memory for session 5-1 (python.fn-execution.buffer.memory.size) (15.0 MiB)", "reserved now 79.0 MiB, 47.0 MiB over",
+		"taskmanager.memory.managed.size: 316m", // 128m × 79/32
+	}} {
+		for _, want := range wants {
+			if !strings.Contains(warns[i], want) {
+				t.Errorf("warning %d in Flink's log lacks %q:\n%s", i, want, warns[i])
+			}
+		}
+	}
+	close(r.Requests)
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+}
+
+// FLINKFN_MEMORY_POLICY=strict refuses, saying what fits.
+func TestShortManagedMemoryStrictRefuses(t *testing.T) {
+	_, _, done := startWorker(t, "6-1", map[string]string{"_PYTHON_WORKER_MEMORY_LIMIT": "33554432", "FLINKFN_MEMORY_POLICY": "strict"})
+	select {
+	case err := <-done:
+		for _, want := range []string{"cannot reserve 64.0 MiB", "taskmanager.memory.managed.size: 256m", "FLINKFN_MEMORY_POLICY=strict refuses"} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q: %v", want, err)
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a strict worker with a short budget did not refuse")
+	}
+}
