@@ -249,7 +249,7 @@ func TestFailingBundleKeepsWorker(t *testing.T) {
 
 	r.Requests <- bundleRequest("b2", "bad")
 	resp = r.AwaitResponse(t)
-	for _, want := range []string{"unknown function no.such.fn", "flinkfn.test.label", "flinkfn.test.twice"} {
+	for _, want := range []string{"unknown function no.such.fn", "Registered: flinkfn.test: chars, label, twice"} {
 		if !strings.Contains(resp.GetError(), want) {
 			t.Errorf("error %q does not contain %q", resp.GetError(), want)
 		}

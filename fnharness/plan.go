@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
@@ -166,7 +165,7 @@ type arg struct {
 func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error) {
 	p := &plan{descriptorID: d.GetId()}
 	var user *pipepb.PTransform
-	var userURNs []string
+	var others []string
 	ids := make([]string, 0, len(d.GetTransforms()))
 	for id := range d.GetTransforms() {
 		ids = append(ids, id)
@@ -180,12 +179,11 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 			user, p.transform = t, id
 			p.table = urn == urnTableFunction
 		default:
-			userURNs = append(userURNs, urn)
+			others = append(others, id)
 		}
 	}
 	if user == nil {
-		return nil, fmt.Errorf("descriptor %s has no transform flinkfn can run (found %s); flinkfn runs %s and %s",
-			d.GetId(), strings.Join(userURNs, ", "), urnScalarFunction, urnTableFunction)
+		return nil, unsupportedTransforms(d, others)
 	}
 	if len(user.GetInputs()) != 1 || len(user.GetOutputs()) != 1 {
 		return nil, fmt.Errorf("transform %s: expected one input and one output, got %d and %d", p.transform, len(user.GetInputs()), len(user.GetOutputs()))
@@ -214,6 +212,12 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 		return nil, fmt.Errorf("transform %s: a table function operator carries exactly one function, got %d", p.transform, len(udfs.GetUdfs()))
 	}
 
+	// Pandas functions first: their input coder (Arrow batches) would fail
+	// below with a message that names no function.
+	if names, pandas := pandasFunctions(&udfs, isArrow(inCoder)); pandas {
+		return nil, pandasError(names, reg)
+	}
+
 	if p.in, err = newRowCodec(inCoder, "input"); err != nil {
 		return nil, fmt.Errorf("transform %s: %w", p.transform, err)
 	}
@@ -226,10 +230,16 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 	for i, u := range udfs.GetUdfs() {
 		c, err := b.build(u, fmt.Sprintf("udf %d", i))
 		if err != nil {
-			b.errs = append(b.errs, err)
+			if !errors.Is(err, errUnknownFunction) {
+				b.errs = append(b.errs, err)
+			}
 			continue
 		}
 		p.calls = append(p.calls, c)
+	}
+	if len(b.unknown) > 0 {
+		// One message for all of them: the registered list appears once.
+		b.errs = append([]error{errors.New(fn.UnknownFunctions(b.unknown))}, b.errs...)
 	}
 	if len(b.errs) > 0 {
 		return nil, errors.Join(b.errs...)
@@ -283,18 +293,24 @@ type builder struct {
 	inSchema []fn.Field
 	n        int
 	errs     []error
+	unknown  []*fn.UnknownFunctionError // reported together, see buildPlan
 }
 
+// errUnknownFunction marks a call whose function is in builder.unknown.
+var errUnknownFunction = errors.New("unknown function")
+
 func (b *builder) build(u *flinkpb.UserDefinedFunction, path string) (*call, error) {
-	if u.GetIsPandasUdf() {
-		return nil, fmt.Errorf("%s: Pandas (vectorized) functions are not supported by flinkfn", path)
-	}
 	ref, err := pickle.Identify(u.GetPayload())
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot identify the Python function in its payload: %w", path, err)
 	}
 	f, err := b.reg.Lookup(ref.Module, ref.QualName)
 	if err != nil {
+		var unknown *fn.UnknownFunctionError
+		if errors.As(err, &unknown) {
+			b.unknown = append(b.unknown, unknown)
+			return nil, errUnknownFunction
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	c := &call{f: f, takesRow: u.GetTakesRowAsInput(), index: b.n, path: path}

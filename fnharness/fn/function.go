@@ -239,23 +239,24 @@ func (r *Registry) Register(fs ...Function) error {
 
 // Lookup finds a function by Python module and qualified name. Functions
 // pickled from __main__ (or another unknown module) match by name when
-// exactly one registered function has that name.
+// exactly one registered function has that name. The error is an
+// *UnknownFunctionError.
 func (r *Registry) Lookup(module, name string) (*Function, error) {
 	if f, ok := r.byKey[module+"."+name]; ok {
 		return f, nil
 	}
+	var candidates []string
 	if module == "__main__" || module == "" {
-		if c := r.byName[name]; len(c) == 1 {
+		c := r.byName[name]
+		if len(c) == 1 {
 			return c[0], nil
 		}
+		for _, f := range c {
+			candidates = append(candidates, f.FullName())
+		}
+		sort.Strings(candidates)
 	}
-	names := make([]string, 0, len(r.byKey))
-	for k := range r.byKey {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return nil, fmt.Errorf("unknown function %s.%s: flinkfn has no Go implementation registered under that Python module and name; registered functions: %s",
-		module, name, strings.Join(names, ", "))
+	return nil, &UnknownFunctionError{Module: module, Name: name, Candidates: candidates, registered: r.Summary()}
 }
 
 // Functions lists all functions sorted by full name.

@@ -4,8 +4,9 @@
 // protocol (flink-fn-execution.proto, package org.apache.flink.fn_execution.v1)
 // and checked field by field against PyFlink 2.3.0's descriptor
 // (scripts/check_proto.py). Only the messages that scalar and table
-// functions use are declared; anything else Flink sends (aggregations,
-// DataStream functions, runtime_context = 7) is carried as unknown fields.
+// functions use are declared, plus the payload fields of aggregate and
+// DataStream functions (to name them when refusing them); anything else Flink
+// sends (their other fields, runtime_context = 7) is carried as unknown fields.
 //
 // Regenerate with: make proto
 
@@ -199,7 +200,7 @@ func (x Schema_TypeName) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Schema_TypeName.Descriptor instead.
 func (Schema_TypeName) EnumDescriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 0}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 0}
 }
 
 type CoderInfoDescriptor_Mode int32
@@ -245,7 +246,7 @@ func (x CoderInfoDescriptor_Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CoderInfoDescriptor_Mode.Descriptor instead.
 func (CoderInfoDescriptor_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7, 0}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10, 0}
 }
 
 type JobParameter struct {
@@ -696,6 +697,144 @@ func (x *UserDefinedFunctions) GetAsyncOptions() *AsyncOptions {
 	return nil
 }
 
+// Payload of the Python aggregate transforms (flink:transform:stream_group_aggregate:v1,
+// stream_group_table_aggregate:v1, stream_group_window_aggregate:v1). flinkfn
+// runs none of them: it reads only the functions' payloads, to name them in
+// its refusal.
+type UserDefinedAggregateFunction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payload       []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"` // cloudpickled aggregate function object
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserDefinedAggregateFunction) Reset() {
+	*x = UserDefinedAggregateFunction{}
+	mi := &file_flink_payloads_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserDefinedAggregateFunction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserDefinedAggregateFunction) ProtoMessage() {}
+
+func (x *UserDefinedAggregateFunction) ProtoReflect() protoreflect.Message {
+	mi := &file_flink_payloads_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserDefinedAggregateFunction.ProtoReflect.Descriptor instead.
+func (*UserDefinedAggregateFunction) Descriptor() ([]byte, []int) {
+	return file_flink_payloads_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UserDefinedAggregateFunction) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+type UserDefinedAggregateFunctions struct {
+	state         protoimpl.MessageState          `protogen:"open.v1"`
+	Udfs          []*UserDefinedAggregateFunction `protobuf:"bytes,1,rep,name=udfs,proto3" json:"udfs,omitempty"` // fields 2-15 (grouping, key type, state settings, group window, …): not read
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserDefinedAggregateFunctions) Reset() {
+	*x = UserDefinedAggregateFunctions{}
+	mi := &file_flink_payloads_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserDefinedAggregateFunctions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserDefinedAggregateFunctions) ProtoMessage() {}
+
+func (x *UserDefinedAggregateFunctions) ProtoReflect() protoreflect.Message {
+	mi := &file_flink_payloads_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserDefinedAggregateFunctions.ProtoReflect.Descriptor instead.
+func (*UserDefinedAggregateFunctions) Descriptor() ([]byte, []int) {
+	return file_flink_payloads_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UserDefinedAggregateFunctions) GetUdfs() []*UserDefinedAggregateFunction {
+	if x != nil {
+		return x.Udfs
+	}
+	return nil
+}
+
+// Payload of the DataStream transforms (flink:transform:ds:stateless_function:v1,
+// ds:stateful_function:v1); read only to name the function in flinkfn's refusal.
+type UserDefinedDataStreamFunction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"` // cloudpickled function
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserDefinedDataStreamFunction) Reset() {
+	*x = UserDefinedDataStreamFunction{}
+	mi := &file_flink_payloads_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserDefinedDataStreamFunction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserDefinedDataStreamFunction) ProtoMessage() {}
+
+func (x *UserDefinedDataStreamFunction) ProtoReflect() protoreflect.Message {
+	mi := &file_flink_payloads_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserDefinedDataStreamFunction.ProtoReflect.Descriptor instead.
+func (*UserDefinedDataStreamFunction) Descriptor() ([]byte, []int) {
+	return file_flink_payloads_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UserDefinedDataStreamFunction) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 type Schema struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Fields        []*Schema_Field        `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
@@ -705,7 +844,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_flink_payloads_proto_msgTypes[6]
+	mi := &file_flink_payloads_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +856,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[6]
+	mi := &file_flink_payloads_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +869,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Schema) GetFields() []*Schema_Field {
@@ -758,7 +897,7 @@ type CoderInfoDescriptor struct {
 
 func (x *CoderInfoDescriptor) Reset() {
 	*x = CoderInfoDescriptor{}
-	mi := &file_flink_payloads_proto_msgTypes[7]
+	mi := &file_flink_payloads_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +909,7 @@ func (x *CoderInfoDescriptor) String() string {
 func (*CoderInfoDescriptor) ProtoMessage() {}
 
 func (x *CoderInfoDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[7]
+	mi := &file_flink_payloads_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +922,7 @@ func (x *CoderInfoDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoderInfoDescriptor.ProtoReflect.Descriptor instead.
 func (*CoderInfoDescriptor) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CoderInfoDescriptor) GetDataType() isCoderInfoDescriptor_DataType {
@@ -881,7 +1020,7 @@ type Schema_MapInfo struct {
 
 func (x *Schema_MapInfo) Reset() {
 	*x = Schema_MapInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[8]
+	mi := &file_flink_payloads_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1032,7 @@ func (x *Schema_MapInfo) String() string {
 func (*Schema_MapInfo) ProtoMessage() {}
 
 func (x *Schema_MapInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[8]
+	mi := &file_flink_payloads_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1045,7 @@ func (x *Schema_MapInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_MapInfo.ProtoReflect.Descriptor instead.
 func (*Schema_MapInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 0}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 0}
 }
 
 func (x *Schema_MapInfo) GetKeyType() *Schema_FieldType {
@@ -932,7 +1071,7 @@ type Schema_TimeInfo struct {
 
 func (x *Schema_TimeInfo) Reset() {
 	*x = Schema_TimeInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[9]
+	mi := &file_flink_payloads_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1083,7 @@ func (x *Schema_TimeInfo) String() string {
 func (*Schema_TimeInfo) ProtoMessage() {}
 
 func (x *Schema_TimeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[9]
+	mi := &file_flink_payloads_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1096,7 @@ func (x *Schema_TimeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_TimeInfo.ProtoReflect.Descriptor instead.
 func (*Schema_TimeInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 1}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 1}
 }
 
 func (x *Schema_TimeInfo) GetPrecision() int32 {
@@ -976,7 +1115,7 @@ type Schema_TimestampInfo struct {
 
 func (x *Schema_TimestampInfo) Reset() {
 	*x = Schema_TimestampInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[10]
+	mi := &file_flink_payloads_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1127,7 @@ func (x *Schema_TimestampInfo) String() string {
 func (*Schema_TimestampInfo) ProtoMessage() {}
 
 func (x *Schema_TimestampInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[10]
+	mi := &file_flink_payloads_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1140,7 @@ func (x *Schema_TimestampInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_TimestampInfo.ProtoReflect.Descriptor instead.
 func (*Schema_TimestampInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 2}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 2}
 }
 
 func (x *Schema_TimestampInfo) GetPrecision() int32 {
@@ -1020,7 +1159,7 @@ type Schema_LocalZonedTimestampInfo struct {
 
 func (x *Schema_LocalZonedTimestampInfo) Reset() {
 	*x = Schema_LocalZonedTimestampInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[11]
+	mi := &file_flink_payloads_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1171,7 @@ func (x *Schema_LocalZonedTimestampInfo) String() string {
 func (*Schema_LocalZonedTimestampInfo) ProtoMessage() {}
 
 func (x *Schema_LocalZonedTimestampInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[11]
+	mi := &file_flink_payloads_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1184,7 @@ func (x *Schema_LocalZonedTimestampInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_LocalZonedTimestampInfo.ProtoReflect.Descriptor instead.
 func (*Schema_LocalZonedTimestampInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 3}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 3}
 }
 
 func (x *Schema_LocalZonedTimestampInfo) GetPrecision() int32 {
@@ -1064,7 +1203,7 @@ type Schema_ZonedTimestampInfo struct {
 
 func (x *Schema_ZonedTimestampInfo) Reset() {
 	*x = Schema_ZonedTimestampInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[12]
+	mi := &file_flink_payloads_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1215,7 @@ func (x *Schema_ZonedTimestampInfo) String() string {
 func (*Schema_ZonedTimestampInfo) ProtoMessage() {}
 
 func (x *Schema_ZonedTimestampInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[12]
+	mi := &file_flink_payloads_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1228,7 @@ func (x *Schema_ZonedTimestampInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_ZonedTimestampInfo.ProtoReflect.Descriptor instead.
 func (*Schema_ZonedTimestampInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 4}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 4}
 }
 
 func (x *Schema_ZonedTimestampInfo) GetPrecision() int32 {
@@ -1109,7 +1248,7 @@ type Schema_DecimalInfo struct {
 
 func (x *Schema_DecimalInfo) Reset() {
 	*x = Schema_DecimalInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[13]
+	mi := &file_flink_payloads_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1260,7 @@ func (x *Schema_DecimalInfo) String() string {
 func (*Schema_DecimalInfo) ProtoMessage() {}
 
 func (x *Schema_DecimalInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[13]
+	mi := &file_flink_payloads_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1273,7 @@ func (x *Schema_DecimalInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_DecimalInfo.ProtoReflect.Descriptor instead.
 func (*Schema_DecimalInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 5}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 5}
 }
 
 func (x *Schema_DecimalInfo) GetPrecision() int32 {
@@ -1160,7 +1299,7 @@ type Schema_BinaryInfo struct {
 
 func (x *Schema_BinaryInfo) Reset() {
 	*x = Schema_BinaryInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[14]
+	mi := &file_flink_payloads_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1311,7 @@ func (x *Schema_BinaryInfo) String() string {
 func (*Schema_BinaryInfo) ProtoMessage() {}
 
 func (x *Schema_BinaryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[14]
+	mi := &file_flink_payloads_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1324,7 @@ func (x *Schema_BinaryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_BinaryInfo.ProtoReflect.Descriptor instead.
 func (*Schema_BinaryInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 6}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 6}
 }
 
 func (x *Schema_BinaryInfo) GetLength() int32 {
@@ -1204,7 +1343,7 @@ type Schema_VarBinaryInfo struct {
 
 func (x *Schema_VarBinaryInfo) Reset() {
 	*x = Schema_VarBinaryInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[15]
+	mi := &file_flink_payloads_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1216,7 +1355,7 @@ func (x *Schema_VarBinaryInfo) String() string {
 func (*Schema_VarBinaryInfo) ProtoMessage() {}
 
 func (x *Schema_VarBinaryInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[15]
+	mi := &file_flink_payloads_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1229,7 +1368,7 @@ func (x *Schema_VarBinaryInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_VarBinaryInfo.ProtoReflect.Descriptor instead.
 func (*Schema_VarBinaryInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 7}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 7}
 }
 
 func (x *Schema_VarBinaryInfo) GetLength() int32 {
@@ -1248,7 +1387,7 @@ type Schema_CharInfo struct {
 
 func (x *Schema_CharInfo) Reset() {
 	*x = Schema_CharInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[16]
+	mi := &file_flink_payloads_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1399,7 @@ func (x *Schema_CharInfo) String() string {
 func (*Schema_CharInfo) ProtoMessage() {}
 
 func (x *Schema_CharInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[16]
+	mi := &file_flink_payloads_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1412,7 @@ func (x *Schema_CharInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_CharInfo.ProtoReflect.Descriptor instead.
 func (*Schema_CharInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 8}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 8}
 }
 
 func (x *Schema_CharInfo) GetLength() int32 {
@@ -1292,7 +1431,7 @@ type Schema_VarCharInfo struct {
 
 func (x *Schema_VarCharInfo) Reset() {
 	*x = Schema_VarCharInfo{}
-	mi := &file_flink_payloads_proto_msgTypes[17]
+	mi := &file_flink_payloads_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1443,7 @@ func (x *Schema_VarCharInfo) String() string {
 func (*Schema_VarCharInfo) ProtoMessage() {}
 
 func (x *Schema_VarCharInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[17]
+	mi := &file_flink_payloads_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1456,7 @@ func (x *Schema_VarCharInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_VarCharInfo.ProtoReflect.Descriptor instead.
 func (*Schema_VarCharInfo) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 9}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 9}
 }
 
 func (x *Schema_VarCharInfo) GetLength() int32 {
@@ -1352,7 +1491,7 @@ type Schema_FieldType struct {
 
 func (x *Schema_FieldType) Reset() {
 	*x = Schema_FieldType{}
-	mi := &file_flink_payloads_proto_msgTypes[18]
+	mi := &file_flink_payloads_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1503,7 @@ func (x *Schema_FieldType) String() string {
 func (*Schema_FieldType) ProtoMessage() {}
 
 func (x *Schema_FieldType) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[18]
+	mi := &file_flink_payloads_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1516,7 @@ func (x *Schema_FieldType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_FieldType.ProtoReflect.Descriptor instead.
 func (*Schema_FieldType) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 10}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 10}
 }
 
 func (x *Schema_FieldType) GetTypeName() Schema_TypeName {
@@ -1596,7 +1735,7 @@ type Schema_Field struct {
 
 func (x *Schema_Field) Reset() {
 	*x = Schema_Field{}
-	mi := &file_flink_payloads_proto_msgTypes[19]
+	mi := &file_flink_payloads_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1747,7 @@ func (x *Schema_Field) String() string {
 func (*Schema_Field) ProtoMessage() {}
 
 func (x *Schema_Field) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[19]
+	mi := &file_flink_payloads_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1760,7 @@ func (x *Schema_Field) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema_Field.ProtoReflect.Descriptor instead.
 func (*Schema_Field) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{6, 11}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{9, 11}
 }
 
 func (x *Schema_Field) GetName() string {
@@ -1654,7 +1793,7 @@ type CoderInfoDescriptor_FlattenRowType struct {
 
 func (x *CoderInfoDescriptor_FlattenRowType) Reset() {
 	*x = CoderInfoDescriptor_FlattenRowType{}
-	mi := &file_flink_payloads_proto_msgTypes[20]
+	mi := &file_flink_payloads_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1805,7 @@ func (x *CoderInfoDescriptor_FlattenRowType) String() string {
 func (*CoderInfoDescriptor_FlattenRowType) ProtoMessage() {}
 
 func (x *CoderInfoDescriptor_FlattenRowType) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[20]
+	mi := &file_flink_payloads_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1818,7 @@ func (x *CoderInfoDescriptor_FlattenRowType) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CoderInfoDescriptor_FlattenRowType.ProtoReflect.Descriptor instead.
 func (*CoderInfoDescriptor_FlattenRowType) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7, 0}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *CoderInfoDescriptor_FlattenRowType) GetSchema() *Schema {
@@ -1698,7 +1837,7 @@ type CoderInfoDescriptor_RowType struct {
 
 func (x *CoderInfoDescriptor_RowType) Reset() {
 	*x = CoderInfoDescriptor_RowType{}
-	mi := &file_flink_payloads_proto_msgTypes[21]
+	mi := &file_flink_payloads_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1710,7 +1849,7 @@ func (x *CoderInfoDescriptor_RowType) String() string {
 func (*CoderInfoDescriptor_RowType) ProtoMessage() {}
 
 func (x *CoderInfoDescriptor_RowType) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[21]
+	mi := &file_flink_payloads_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1723,7 +1862,7 @@ func (x *CoderInfoDescriptor_RowType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoderInfoDescriptor_RowType.ProtoReflect.Descriptor instead.
 func (*CoderInfoDescriptor_RowType) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7, 1}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10, 1}
 }
 
 func (x *CoderInfoDescriptor_RowType) GetSchema() *Schema {
@@ -1742,7 +1881,7 @@ type CoderInfoDescriptor_ArrowType struct {
 
 func (x *CoderInfoDescriptor_ArrowType) Reset() {
 	*x = CoderInfoDescriptor_ArrowType{}
-	mi := &file_flink_payloads_proto_msgTypes[22]
+	mi := &file_flink_payloads_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1893,7 @@ func (x *CoderInfoDescriptor_ArrowType) String() string {
 func (*CoderInfoDescriptor_ArrowType) ProtoMessage() {}
 
 func (x *CoderInfoDescriptor_ArrowType) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[22]
+	mi := &file_flink_payloads_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1906,7 @@ func (x *CoderInfoDescriptor_ArrowType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CoderInfoDescriptor_ArrowType.ProtoReflect.Descriptor instead.
 func (*CoderInfoDescriptor_ArrowType) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7, 2}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10, 2}
 }
 
 func (x *CoderInfoDescriptor_ArrowType) GetSchema() *Schema {
@@ -1786,7 +1925,7 @@ type CoderInfoDescriptor_OverWindowArrowType struct {
 
 func (x *CoderInfoDescriptor_OverWindowArrowType) Reset() {
 	*x = CoderInfoDescriptor_OverWindowArrowType{}
-	mi := &file_flink_payloads_proto_msgTypes[23]
+	mi := &file_flink_payloads_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +1937,7 @@ func (x *CoderInfoDescriptor_OverWindowArrowType) String() string {
 func (*CoderInfoDescriptor_OverWindowArrowType) ProtoMessage() {}
 
 func (x *CoderInfoDescriptor_OverWindowArrowType) ProtoReflect() protoreflect.Message {
-	mi := &file_flink_payloads_proto_msgTypes[23]
+	mi := &file_flink_payloads_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +1950,7 @@ func (x *CoderInfoDescriptor_OverWindowArrowType) ProtoReflect() protoreflect.Me
 
 // Deprecated: Use CoderInfoDescriptor_OverWindowArrowType.ProtoReflect.Descriptor instead.
 func (*CoderInfoDescriptor_OverWindowArrowType) Descriptor() ([]byte, []int) {
-	return file_flink_payloads_proto_rawDescGZIP(), []int{7, 3}
+	return file_flink_payloads_proto_rawDescGZIP(), []int{10, 3}
 }
 
 func (x *CoderInfoDescriptor_OverWindowArrowType) GetSchema() *Schema {
@@ -1869,7 +2008,13 @@ const file_flink_payloads_proto_rawDesc = "" +
 	"\awindows\x18\x03 \x03(\v2,.org.apache.flink.fn_execution.v1.OverWindowR\awindows\x12'\n" +
 	"\x0fprofile_enabled\x18\x04 \x01(\bR\x0eprofileEnabled\x12U\n" +
 	"\x0ejob_parameters\x18\x05 \x03(\v2..org.apache.flink.fn_execution.v1.JobParameterR\rjobParameters\x12S\n" +
-	"\rasync_options\x18\x06 \x01(\v2..org.apache.flink.fn_execution.v1.AsyncOptionsR\fasyncOptions\"\xce\x12\n" +
+	"\rasync_options\x18\x06 \x01(\v2..org.apache.flink.fn_execution.v1.AsyncOptionsR\fasyncOptions\"8\n" +
+	"\x1cUserDefinedAggregateFunction\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\fR\apayload\"s\n" +
+	"\x1dUserDefinedAggregateFunctions\x12R\n" +
+	"\x04udfs\x18\x01 \x03(\v2>.org.apache.flink.fn_execution.v1.UserDefinedAggregateFunctionR\x04udfs\"9\n" +
+	"\x1dUserDefinedDataStreamFunction\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\"\xce\x12\n" +
 	"\x06Schema\x12F\n" +
 	"\x06fields\x18\x01 \x03(\v2..org.apache.flink.fn_execution.v1.Schema.FieldR\x06fields\x1a\xab\x01\n" +
 	"\aMapInfo\x12M\n" +
@@ -1981,7 +2126,7 @@ func file_flink_payloads_proto_rawDescGZIP() []byte {
 }
 
 var file_flink_payloads_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_flink_payloads_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_flink_payloads_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_flink_payloads_proto_goTypes = []any{
 	(OverWindow_WindowType)(0),                      // 0: org.apache.flink.fn_execution.v1.OverWindow.WindowType
 	(Schema_TypeName)(0),                            // 1: org.apache.flink.fn_execution.v1.Schema.TypeName
@@ -1992,24 +2137,27 @@ var file_flink_payloads_proto_goTypes = []any{
 	(*AsyncOptions)(nil),                            // 6: org.apache.flink.fn_execution.v1.AsyncOptions
 	(*OverWindow)(nil),                              // 7: org.apache.flink.fn_execution.v1.OverWindow
 	(*UserDefinedFunctions)(nil),                    // 8: org.apache.flink.fn_execution.v1.UserDefinedFunctions
-	(*Schema)(nil),                                  // 9: org.apache.flink.fn_execution.v1.Schema
-	(*CoderInfoDescriptor)(nil),                     // 10: org.apache.flink.fn_execution.v1.CoderInfoDescriptor
-	(*Schema_MapInfo)(nil),                          // 11: org.apache.flink.fn_execution.v1.Schema.MapInfo
-	(*Schema_TimeInfo)(nil),                         // 12: org.apache.flink.fn_execution.v1.Schema.TimeInfo
-	(*Schema_TimestampInfo)(nil),                    // 13: org.apache.flink.fn_execution.v1.Schema.TimestampInfo
-	(*Schema_LocalZonedTimestampInfo)(nil),          // 14: org.apache.flink.fn_execution.v1.Schema.LocalZonedTimestampInfo
-	(*Schema_ZonedTimestampInfo)(nil),               // 15: org.apache.flink.fn_execution.v1.Schema.ZonedTimestampInfo
-	(*Schema_DecimalInfo)(nil),                      // 16: org.apache.flink.fn_execution.v1.Schema.DecimalInfo
-	(*Schema_BinaryInfo)(nil),                       // 17: org.apache.flink.fn_execution.v1.Schema.BinaryInfo
-	(*Schema_VarBinaryInfo)(nil),                    // 18: org.apache.flink.fn_execution.v1.Schema.VarBinaryInfo
-	(*Schema_CharInfo)(nil),                         // 19: org.apache.flink.fn_execution.v1.Schema.CharInfo
-	(*Schema_VarCharInfo)(nil),                      // 20: org.apache.flink.fn_execution.v1.Schema.VarCharInfo
-	(*Schema_FieldType)(nil),                        // 21: org.apache.flink.fn_execution.v1.Schema.FieldType
-	(*Schema_Field)(nil),                            // 22: org.apache.flink.fn_execution.v1.Schema.Field
-	(*CoderInfoDescriptor_FlattenRowType)(nil),      // 23: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType
-	(*CoderInfoDescriptor_RowType)(nil),             // 24: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType
-	(*CoderInfoDescriptor_ArrowType)(nil),           // 25: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType
-	(*CoderInfoDescriptor_OverWindowArrowType)(nil), // 26: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType
+	(*UserDefinedAggregateFunction)(nil),            // 9: org.apache.flink.fn_execution.v1.UserDefinedAggregateFunction
+	(*UserDefinedAggregateFunctions)(nil),           // 10: org.apache.flink.fn_execution.v1.UserDefinedAggregateFunctions
+	(*UserDefinedDataStreamFunction)(nil),           // 11: org.apache.flink.fn_execution.v1.UserDefinedDataStreamFunction
+	(*Schema)(nil),                                  // 12: org.apache.flink.fn_execution.v1.Schema
+	(*CoderInfoDescriptor)(nil),                     // 13: org.apache.flink.fn_execution.v1.CoderInfoDescriptor
+	(*Schema_MapInfo)(nil),                          // 14: org.apache.flink.fn_execution.v1.Schema.MapInfo
+	(*Schema_TimeInfo)(nil),                         // 15: org.apache.flink.fn_execution.v1.Schema.TimeInfo
+	(*Schema_TimestampInfo)(nil),                    // 16: org.apache.flink.fn_execution.v1.Schema.TimestampInfo
+	(*Schema_LocalZonedTimestampInfo)(nil),          // 17: org.apache.flink.fn_execution.v1.Schema.LocalZonedTimestampInfo
+	(*Schema_ZonedTimestampInfo)(nil),               // 18: org.apache.flink.fn_execution.v1.Schema.ZonedTimestampInfo
+	(*Schema_DecimalInfo)(nil),                      // 19: org.apache.flink.fn_execution.v1.Schema.DecimalInfo
+	(*Schema_BinaryInfo)(nil),                       // 20: org.apache.flink.fn_execution.v1.Schema.BinaryInfo
+	(*Schema_VarBinaryInfo)(nil),                    // 21: org.apache.flink.fn_execution.v1.Schema.VarBinaryInfo
+	(*Schema_CharInfo)(nil),                         // 22: org.apache.flink.fn_execution.v1.Schema.CharInfo
+	(*Schema_VarCharInfo)(nil),                      // 23: org.apache.flink.fn_execution.v1.Schema.VarCharInfo
+	(*Schema_FieldType)(nil),                        // 24: org.apache.flink.fn_execution.v1.Schema.FieldType
+	(*Schema_Field)(nil),                            // 25: org.apache.flink.fn_execution.v1.Schema.Field
+	(*CoderInfoDescriptor_FlattenRowType)(nil),      // 26: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType
+	(*CoderInfoDescriptor_RowType)(nil),             // 27: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType
+	(*CoderInfoDescriptor_ArrowType)(nil),           // 28: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType
+	(*CoderInfoDescriptor_OverWindowArrowType)(nil), // 29: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType
 }
 var file_flink_payloads_proto_depIdxs = []int32{
 	5,  // 0: org.apache.flink.fn_execution.v1.Input.udf:type_name -> org.apache.flink.fn_execution.v1.UserDefinedFunction
@@ -2019,37 +2167,38 @@ var file_flink_payloads_proto_depIdxs = []int32{
 	7,  // 4: org.apache.flink.fn_execution.v1.UserDefinedFunctions.windows:type_name -> org.apache.flink.fn_execution.v1.OverWindow
 	3,  // 5: org.apache.flink.fn_execution.v1.UserDefinedFunctions.job_parameters:type_name -> org.apache.flink.fn_execution.v1.JobParameter
 	6,  // 6: org.apache.flink.fn_execution.v1.UserDefinedFunctions.async_options:type_name -> org.apache.flink.fn_execution.v1.AsyncOptions
-	22, // 7: org.apache.flink.fn_execution.v1.Schema.fields:type_name -> org.apache.flink.fn_execution.v1.Schema.Field
-	23, // 8: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.flatten_row_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType
-	24, // 9: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.row_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType
-	25, // 10: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.arrow_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType
-	26, // 11: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.over_window_arrow_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType
-	2,  // 12: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.mode:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.Mode
-	21, // 13: org.apache.flink.fn_execution.v1.Schema.MapInfo.key_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
-	21, // 14: org.apache.flink.fn_execution.v1.Schema.MapInfo.value_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
-	1,  // 15: org.apache.flink.fn_execution.v1.Schema.FieldType.type_name:type_name -> org.apache.flink.fn_execution.v1.Schema.TypeName
-	21, // 16: org.apache.flink.fn_execution.v1.Schema.FieldType.collection_element_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
-	11, // 17: org.apache.flink.fn_execution.v1.Schema.FieldType.map_info:type_name -> org.apache.flink.fn_execution.v1.Schema.MapInfo
-	9,  // 18: org.apache.flink.fn_execution.v1.Schema.FieldType.row_schema:type_name -> org.apache.flink.fn_execution.v1.Schema
-	16, // 19: org.apache.flink.fn_execution.v1.Schema.FieldType.decimal_info:type_name -> org.apache.flink.fn_execution.v1.Schema.DecimalInfo
-	12, // 20: org.apache.flink.fn_execution.v1.Schema.FieldType.time_info:type_name -> org.apache.flink.fn_execution.v1.Schema.TimeInfo
-	13, // 21: org.apache.flink.fn_execution.v1.Schema.FieldType.timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.TimestampInfo
-	14, // 22: org.apache.flink.fn_execution.v1.Schema.FieldType.local_zoned_timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.LocalZonedTimestampInfo
-	15, // 23: org.apache.flink.fn_execution.v1.Schema.FieldType.zoned_timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.ZonedTimestampInfo
-	17, // 24: org.apache.flink.fn_execution.v1.Schema.FieldType.binary_info:type_name -> org.apache.flink.fn_execution.v1.Schema.BinaryInfo
-	18, // 25: org.apache.flink.fn_execution.v1.Schema.FieldType.var_binary_info:type_name -> org.apache.flink.fn_execution.v1.Schema.VarBinaryInfo
-	19, // 26: org.apache.flink.fn_execution.v1.Schema.FieldType.char_info:type_name -> org.apache.flink.fn_execution.v1.Schema.CharInfo
-	20, // 27: org.apache.flink.fn_execution.v1.Schema.FieldType.var_char_info:type_name -> org.apache.flink.fn_execution.v1.Schema.VarCharInfo
-	21, // 28: org.apache.flink.fn_execution.v1.Schema.Field.type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
-	9,  // 29: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
-	9,  // 30: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
-	9,  // 31: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
-	9,  // 32: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	9,  // 7: org.apache.flink.fn_execution.v1.UserDefinedAggregateFunctions.udfs:type_name -> org.apache.flink.fn_execution.v1.UserDefinedAggregateFunction
+	25, // 8: org.apache.flink.fn_execution.v1.Schema.fields:type_name -> org.apache.flink.fn_execution.v1.Schema.Field
+	26, // 9: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.flatten_row_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType
+	27, // 10: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.row_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType
+	28, // 11: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.arrow_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType
+	29, // 12: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.over_window_arrow_type:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType
+	2,  // 13: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.mode:type_name -> org.apache.flink.fn_execution.v1.CoderInfoDescriptor.Mode
+	24, // 14: org.apache.flink.fn_execution.v1.Schema.MapInfo.key_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
+	24, // 15: org.apache.flink.fn_execution.v1.Schema.MapInfo.value_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
+	1,  // 16: org.apache.flink.fn_execution.v1.Schema.FieldType.type_name:type_name -> org.apache.flink.fn_execution.v1.Schema.TypeName
+	24, // 17: org.apache.flink.fn_execution.v1.Schema.FieldType.collection_element_type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
+	14, // 18: org.apache.flink.fn_execution.v1.Schema.FieldType.map_info:type_name -> org.apache.flink.fn_execution.v1.Schema.MapInfo
+	12, // 19: org.apache.flink.fn_execution.v1.Schema.FieldType.row_schema:type_name -> org.apache.flink.fn_execution.v1.Schema
+	19, // 20: org.apache.flink.fn_execution.v1.Schema.FieldType.decimal_info:type_name -> org.apache.flink.fn_execution.v1.Schema.DecimalInfo
+	15, // 21: org.apache.flink.fn_execution.v1.Schema.FieldType.time_info:type_name -> org.apache.flink.fn_execution.v1.Schema.TimeInfo
+	16, // 22: org.apache.flink.fn_execution.v1.Schema.FieldType.timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.TimestampInfo
+	17, // 23: org.apache.flink.fn_execution.v1.Schema.FieldType.local_zoned_timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.LocalZonedTimestampInfo
+	18, // 24: org.apache.flink.fn_execution.v1.Schema.FieldType.zoned_timestamp_info:type_name -> org.apache.flink.fn_execution.v1.Schema.ZonedTimestampInfo
+	20, // 25: org.apache.flink.fn_execution.v1.Schema.FieldType.binary_info:type_name -> org.apache.flink.fn_execution.v1.Schema.BinaryInfo
+	21, // 26: org.apache.flink.fn_execution.v1.Schema.FieldType.var_binary_info:type_name -> org.apache.flink.fn_execution.v1.Schema.VarBinaryInfo
+	22, // 27: org.apache.flink.fn_execution.v1.Schema.FieldType.char_info:type_name -> org.apache.flink.fn_execution.v1.Schema.CharInfo
+	23, // 28: org.apache.flink.fn_execution.v1.Schema.FieldType.var_char_info:type_name -> org.apache.flink.fn_execution.v1.Schema.VarCharInfo
+	24, // 29: org.apache.flink.fn_execution.v1.Schema.Field.type:type_name -> org.apache.flink.fn_execution.v1.Schema.FieldType
+	12, // 30: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.FlattenRowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
+	12, // 31: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.RowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
+	12, // 32: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.ArrowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
+	12, // 33: org.apache.flink.fn_execution.v1.CoderInfoDescriptor.OverWindowArrowType.schema:type_name -> org.apache.flink.fn_execution.v1.Schema
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_flink_payloads_proto_init() }
@@ -2062,13 +2211,13 @@ func file_flink_payloads_proto_init() {
 		(*Input_InputOffset)(nil),
 		(*Input_InputConstant)(nil),
 	}
-	file_flink_payloads_proto_msgTypes[7].OneofWrappers = []any{
+	file_flink_payloads_proto_msgTypes[10].OneofWrappers = []any{
 		(*CoderInfoDescriptor_FlattenRowType_)(nil),
 		(*CoderInfoDescriptor_RowType_)(nil),
 		(*CoderInfoDescriptor_ArrowType_)(nil),
 		(*CoderInfoDescriptor_OverWindowArrowType_)(nil),
 	}
-	file_flink_payloads_proto_msgTypes[18].OneofWrappers = []any{
+	file_flink_payloads_proto_msgTypes[21].OneofWrappers = []any{
 		(*Schema_FieldType_CollectionElementType)(nil),
 		(*Schema_FieldType_MapInfo)(nil),
 		(*Schema_FieldType_RowSchema)(nil),
@@ -2088,7 +2237,7 @@ func file_flink_payloads_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flink_payloads_proto_rawDesc), len(file_flink_payloads_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
