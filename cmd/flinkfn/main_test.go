@@ -46,6 +46,32 @@ func TestProbePrintsRunnerDir(t *testing.T) {
 	}
 }
 
+// python.execution-mode: thread: PEMJA (Flink 2.3.0 and 1.20) runs these
+// against python.executable; the answer names the mode and the fix.
+func TestProbeThreadMode(t *testing.T) {
+	for _, code := range []string{
+		"from find_libpython import find_libpython;print(find_libpython())",
+		"import pemja;import os;print(os.path.dirname(pemja.__file__))",
+	} {
+		err := run(context.Background(), []string{"-c", code}, noEnv, &bytes.Buffer{}, &bytes.Buffer{})
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 1 {
+			t.Fatalf("code %q: got %v, want an exit-1 error", code, err)
+		}
+		for _, want := range []string{"python.execution-mode: thread", "set python.execution-mode: process", "process worker"} {
+			if !strings.Contains(ee.msg, want) {
+				t.Errorf("code %q: message lacks %q: %s", code, want, ee.msg)
+			}
+		}
+	}
+	// Other code keeps the generic answer.
+	err := run(context.Background(), []string{"-c", "print(1)"}, noEnv, &bytes.Buffer{}, &bytes.Buffer{})
+	var ee exitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.msg, "cannot execute Python code") || strings.Contains(ee.msg, "thread") {
+		t.Errorf("print(1): got %v, want the generic message", err)
+	}
+}
+
 func TestProbeRejectsOtherPython(t *testing.T) {
 	for _, code := range []string{"print(1)", "import sys;import sysconfig;print(sysconfig.get_path('platlib'))"} {
 		err := run(context.Background(), []string{"-c", code}, noEnv, &bytes.Buffer{}, &bytes.Buffer{})

@@ -30,6 +30,14 @@ func runProbe(args []string, stdout io.Writer) error {
 		// speaks the protocol of the Python 3 worker of this Flink version.
 		fmt.Fprintf(stdout, "%s (flinkfn %s, a Go worker for Flink Python functions)\n", pythonVersion, version)
 		return nil
+	case strings.Contains(code, "find_libpython") || strings.Contains(code, "import pemja"):
+		// python.execution-mode: thread. Flink's EmbeddedPythonEnvironmentManager
+		// hands python.executable to PEMJA, which runs it to find libpython
+		// ("from find_libpython import …") and the pemja package, then loads
+		// both into the TaskManager's JVM. There is no process to replace.
+		return exitError{code: 1, msg: "flinkfn: this job sets python.execution-mode: thread, in which Flink runs Python inside the TaskManager's JVM " +
+			"(PEMJA loads the libpython that python.executable names); flinkfn runs only as a process worker: " +
+			"set python.execution-mode: process (the default) for jobs whose python.executable is flinkfn."}
 	case strings.Contains(code, "sysconfig") || strings.Contains(code, "site"):
 		return exitError{code: 1, msg: "flinkfn: Flink asked for a Python site-packages path (python.requirements is set). " +
 			"flinkfn runs Go functions and installs no Python packages: remove python.requirements from the job configuration."}
