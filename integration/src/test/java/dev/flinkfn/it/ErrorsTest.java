@@ -4,6 +4,9 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.api.TableResult;
 import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
+import org.apache.flink.table.functions.python.PythonEnv;
+import org.apache.flink.table.functions.python.PythonFunctionKind;
+import org.apache.flink.table.functions.python.PythonScalarFunction;
 import org.apache.flink.table.runtime.typeutils.ExternalTypeInfo;
 import org.apache.flink.table.types.DataType;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -108,7 +111,68 @@ class ErrorsTest {
         PythonUdfs.builtin(tEnv, "no_such_fn", "no_such_fn", DataTypes.STRING(), DataTypes.STRING());
         // "Fails fast": within 60 s, including job start-up on a busy machine.
         String chain = failureOf(tEnv, "SELECT k, no_such_fn(s) FROM src", 60);
-        assertThat(chain).contains("unknown function").contains("udfs.builtin.no_such_fn").contains("udfs.builtin.upper");
+        assertThat(chain).contains("unknown function").contains("udfs.builtin.no_such_fn")
+                .contains("Registered: udfs.ah_embed_udf: ah_embed; udfs.builtin: ").contains(" upper;");
+        assertOncePerLevel(chain, "Registered:");
+    }
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void mainFunctionSaysWhatMainMeansAndTheWaysOut() {
+        // What PyFlink sends for a @udf defined in the job script: module __main__.
+        StreamTableEnvironment tEnv = env(rows(10, -1, null));
+        PythonUdfs.register(tEnv, "shout", "__main__", "shout", new DataType[] {DataTypes.STRING()}, DataTypes.STRING());
+        String chain = failureOf(tEnv, "SELECT k, shout(s) FROM src", 60);
+        assertThat(chain).contains("unknown function __main__.shout")
+                .contains("defined in the job script itself")
+                .contains("templates entry \"shout\" with \"module\": \"__main__\"").contains("FLINKFN_TEMPLATES")
+                .contains("README \"Adding a function\"")
+                .contains("stock Python worker").contains("python.executable");
+        assertOncePerLevel(chain, "Registered:");
+        assertOncePerLevel(chain, "Ways out");
+        System.out.println("levels naming __main__.shout: " + levels(chain, "__main__.shout"));
+    }
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void pandasFunctionNamesTheFunctionAndTheRowAtATimeDeclaration() {
+        StreamTableEnvironment tEnv = env(rows(10, -1, null));
+        tEnv.createTemporarySystemFunction("upper_pandas", new PythonScalarFunction(
+                "upper_pandas", Payloads.scalar(PythonUdfs.BUILTIN, "upper"),
+                new DataType[] {DataTypes.STRING()}, DataTypes.STRING(),
+                PythonFunctionKind.PANDAS, true, false, new PythonEnv(PythonEnv.ExecType.PROCESS)));
+        String chain = failureOf(tEnv, "SELECT k, upper_pandas(s) FROM src", 60);
+        assertThat(chain).contains("udfs.builtin.upper is a pandas (vectorized) function")
+                .contains("without func_type=\"pandas\"").contains("batches rows");
+        assertThat(chain).doesNotContain("Arrow batches (Pandas functions)");
+        System.out.println("levels naming udfs.builtin.upper: " + levels(chain, "udfs.builtin.upper is a pandas"));
+    }
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void threadModeSaysProcessMode() {
+        // python.execution-mode: thread makes Flink hand python.executable to PEMJA (in the TaskManager's JVM),
+        // which runs it to find libpython; flinkfn answers with the mode and the fix.
+        Flinkfn.Job job = Flinkfn.job(1, Map.of("python.execution-mode", "thread"));
+        StreamTableEnvironment tEnv = job.tEnv();
+        tEnv.createTemporaryView("src", tEnv.fromDataStream(job.env().fromData(rows(10, -1, null), ExternalTypeInfo.of(SRC_TYPE))));
+        PythonUdfs.builtin(tEnv, "upper", "upper", DataTypes.STRING(), DataTypes.STRING());
+        String chain = failureOf(tEnv, "SELECT k, upper(s) FROM src", 60);
+        assertThat(chain).contains("python.execution-mode: thread").contains("set python.execution-mode: process");
+        System.out.println("levels naming the thread mode: " + levels(chain, "python.execution-mode: thread"));
+    }
+
+    /** Lines (exception levels) of a cause chain that contain {@code phrase}. */
+    private static long levels(String chain, String phrase) {
+        return chain.lines().filter(l -> l.contains(phrase)).count();
+    }
+
+    /** No level of the chain carries {@code phrase} twice: flinkfn's message states it once. */
+    private static void assertOncePerLevel(String chain, String phrase) {
+        for (String line : chain.lines().toList()) {
+            assertThat(line.split(Pattern.quote(phrase), -1).length - 1).as("times %s in: %s", phrase, line).isLessThanOrEqualTo(1);
+        }
+        assertThat(chain).contains(phrase);
     }
 
     @Test

@@ -1,0 +1,71 @@
+"""flinkfn's refusals, seen from a PyFlink job script: a @udf defined in the
+script (__main__), a pandas @udf and python.execution-mode: thread each fail
+the job with a message that names the function or the setting and says the
+fix, and states it once per level of Flink's cause chain.
+
+Runs errors_job.py once, in its own interpreter (PyFlink gateway JVM and
+local MiniCluster), with python.executable = $FLINKFN_BIN.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VENV_PYTHON = Path(os.environ.get("COMPAT_PYTHON", REPO / ".cache" / "venv" / "bin" / "python"))
+FLINKFN_BIN = Path(os.environ.get("FLINKFN_BIN", REPO / ".cache" / "bin" / "flinkfn"))
+RUN_TIMEOUT_S = int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900"))
+TARGET = HERE / "target"
+
+
+@pytest.fixture(scope="module")
+def failures():
+    assert FLINKFN_BIN.is_file(), "flinkfn binary not found at %s (make build)" % FLINKFN_BIN
+    TARGET.mkdir(exist_ok=True)
+    out, log = TARGET / "errors.json", TARGET / "errors.log"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    with open(log, "w", encoding="utf-8") as logf:
+        p = subprocess.run([str(VENV_PYTHON), str(HERE / "errors_job.py"), "--executable", str(FLINKFN_BIN), "--out", str(out)],
+                           env=env, stdout=logf, stderr=subprocess.STDOUT, cwd=str(REPO), timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0 and out.exists(), "errors_job.py failed (rc=%s), see %s" % (p.returncode, log)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _error(failures, case):
+    r = failures[case]
+    assert "error" in r, "%s: the job did not fail; rows: %s" % (case, r.get("rows"))
+    return r["error"]
+
+
+def _once_per_level(text, phrase):
+    assert phrase in text
+    for line in text.splitlines():
+        assert line.count(phrase) <= 1, "%r repeated within one level: %s" % (phrase, line[:2000])
+
+
+def test_main_udf_explains_main_and_the_ways_out(failures):
+    e = _error(failures, "main_udf")
+    for want in ["unknown function __main__.shout", "defined in the job script itself",
+                 'templates entry "shout" with "module": "__main__"', "FLINKFN_TEMPLATES",
+                 'README "Adding a function"', "stock Python worker", "python.executable"]:
+        assert want in e, "lacks %r:\n%s" % (want, e[-6000:])
+    _once_per_level(e, "Registered:")
+    _once_per_level(e, "Ways out")
+
+
+def test_pandas_udf_names_the_function_and_the_row_at_a_time_declaration(failures):
+    e = _error(failures, "pandas_udf")
+    for want in ["udfs.builtin.upper is a pandas (vectorized) function", 'without func_type="pandas"', "batches rows"]:
+        assert want in e, "lacks %r:\n%s" % (want, e[-6000:])
+    assert "Arrow batches (Pandas functions)" not in e
+
+
+def test_thread_mode_says_process_mode(failures):
+    e = _error(failures, "thread_mode")
+    for want in ["python.execution-mode: thread", "set python.execution-mode: process"]:
+        assert want in e, "lacks %r:\n%s" % (want, e[-6000:])
