@@ -6,7 +6,7 @@ BIN   := .cache/bin/flinkfn
 MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
-.PHONY: all setup build test test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
+.PHONY: all setup build test test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink demo \
         bench-harness bench ref-venv fuzz proto vet
 
 all: build
@@ -24,10 +24,16 @@ vet:
 # The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
 # the PyFlink compatibility test, and devlab (checked statically, then run as
 # a docker-less local cluster).
-test: setup vet test-proto test-go test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink devlab-check devlab-local
+test: setup vet test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink devlab-check devlab-local
 
 test-go:
 	$(GO) test -count=1 ./...
+
+# The pool's peak RSS under the worst input (6 sessions, every text 256
+# tokens) stays within the budget Flink would plan for it; the real binary,
+# built without the race detector.
+test-memory: build
+	FLINKFN_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run 'TestPoolRSSWithinBudgetUnderWorstInput' -v ./cmd/flinkfn
 
 # Token ids against the real HuggingFace tokenizer, live: the fixture is
 # regenerated from Python `tokenizers` and compared in Go (the committed
