@@ -37,6 +37,17 @@ TOKENIZERS_VERSION="$(cat "$ROOT/scripts/tokenizers-version")"
 "$VENV/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(0 if version('tokenizers') == '$TOKENIZERS_VERSION' else 1)" 2>/dev/null \
   || "$VENV/bin/pip" install -q "tokenizers==$TOKENIZERS_VERSION"
 
+# 2a. A second venv with PyFlink 1.20 (make test-pyflink-1.20: the PyFlink
+# tests of a local run on Flink 1.20).
+PYFLINK_120_VERSION="$(cat "$ROOT/scripts/pyflink-1.20-version")"
+VENV_120="$CACHE/venv-1.20"
+if ! "$VENV_120/bin/python" -c "import pyflink, pytest, sys; from importlib.metadata import version; sys.exit(0 if version('apache-flink') == '$PYFLINK_120_VERSION' else 1)" 2>/dev/null; then
+  log "python venv with apache-flink==$PYFLINK_120_VERSION (.cache/venv-1.20)"
+  python3 -m venv "$VENV_120"
+  "$VENV_120/bin/pip" install -q --upgrade pip
+  "$VENV_120/bin/pip" install -q "apache-flink==$PYFLINK_120_VERSION" pytest
+fi
+
 # 2b. ONNX Runtime's shared library and the models, from Maven Central jars,
 # checksums verified (inference/runtime.json, inference/models/*/manifest.json).
 log "onnx runtime and models"

@@ -3,7 +3,10 @@
 # flinkfn, results compared (integration/pyflink/test_compat.py), plus unit
 # tests of the Python stubs (test_builtin_py.py).
 #
-#   integration/pyflink/run.sh [pytest args...]
+#   integration/pyflink/run.sh [pytest args...] [test files...]
+#
+# Runs every test in integration/pyflink, or the test files (folders,
+# file::test ids) given.
 #
 # Environment:
 #   FLINKFN_BIN     flinkfn binary (default <repo>/.cache/bin/flinkfn)
@@ -14,6 +17,9 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${COMPAT_PYTHON:-$ROOT/.cache/venv/bin/python}"
+# Absolute (the tests run jobs from other directories); not resolved through
+# symlinks, which would leave the venv.
+case "$PY" in /*) ;; */*) PY="$PWD/$PY" ;; esac
 export COMPAT_PYTHON="$PY"
 export FLINKFN_BIN="${FLINKFN_BIN:-$ROOT/.cache/bin/flinkfn}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -27,7 +33,13 @@ if ! "$PY" -c 'import pyflink, pytest' 2>/dev/null; then
   exit 1
 fi
 
-"$PY" -m pytest -p no:cacheprovider -v -rfE "$ROOT/integration/pyflink" "$@"
+# The whole folder unless the arguments name test files or folders.
+where=("$ROOT/integration/pyflink")
+for a in "$@"; do
+  case "$a" in -*) continue ;; esac
+  if [ -e "${a%%::*}" ]; then where=(); break; fi
+done
+"$PY" -m pytest -p no:cacheprovider -v -rfE "${where[@]}" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "run.sh: pytest collected no tests" >&2
