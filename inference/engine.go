@@ -110,13 +110,14 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 		{"inter-op threads", opts.SetInterOpNumThreads(inter)},
 		{"execution mode", opts.SetExecutionMode(ort.ExecutionModeSequential)},
 		{"graph optimization level", opts.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll)},
-		// No CPU arena and no memory patterns: a batch's activations are
-		// allocated for its run and freed after it (see returnFreedMemory),
-		// so the process holds the weights plus the running batch's peak
-		// instead of the largest batch ever seen. What the model reserves
-		// is then the weights plus the worst batch the token budget allows.
-		{"CPU memory arena", opts.SetCpuMemArena(false)},
-		{"memory patterns", opts.SetMemPattern(false)},
+		// The CPU arena keeps the largest batch's activations for reuse.
+		// The batcher's token budget bounds that batch, and the model's
+		// footprint is measured after a warm-up on the worst one, so the
+		// arena stays inside what is reserved. Without the arena every run
+		// maps and faults its activations anew: measured 1.9× slower
+		// (`flinkfn embed`, 1,024-token batches: 69 vs 134 rows/s) for
+		// 1 MiB less footprint.
+		{"CPU memory arena", opts.SetCpuMemArena(true)},
 		{"intra-op spinning", opts.AddSessionConfigEntry("session.intra_op.allow_spinning", spin)},
 		{"inter-op spinning", opts.AddSessionConfigEntry("session.inter_op.allow_spinning", spin)},
 	} {
