@@ -66,6 +66,13 @@ func exactFix(need, have int64, conf *flinkconf.Config) (string, bool) {
 	}
 	slots := int64(spec.Slots)
 	slotManaged := spec.Managed.Bytes() / slots
+	w, err := flinkconf.ManagedConsumerWeights(conf)
+	if err != nil || !consistent(have, slotManaged, w) {
+		// Not the configuration this TaskManager runs with: a local run's
+		// MiniCluster, for one, ignores the FLINK_CONF_DIR PyFlink ships and
+		// takes the job's settings.
+		return "", false
+	}
 	f := math.Min(float64(have)/float64(slotManaged), 1)
 	size := ceilMiB(math.Ceil(float64(need)/f) * float64(slots))
 	fix := fmt.Sprintf("Set taskmanager.memory.managed.size: %dm (now %s for %d slot(s); PYTHON gets %.1f%% of a slot's managed memory in this job)",
@@ -75,8 +82,7 @@ func exactFix(need, have int64, conf *flinkconf.Config) (string, bool) {
 	if _, err := flinkconf.DeriveTaskManager(resized); err != nil {
 		fix += ", which the TaskManager's total memory cannot hold: raise taskmanager.memory.process.size too (`flinkfn plan` computes both)"
 	}
-	w, err := flinkconf.ManagedConsumerWeights(conf)
-	if err != nil || f >= 1 {
+	if f >= 1 {
 		return fix, true
 	}
 	wp := float64(w[flinkconf.UseCasePython])
@@ -87,6 +93,18 @@ func exactFix(need, have int64, conf *flinkconf.Config) (string, bool) {
 			int64(math.Ceil(want*others/(1-want))), int64(wp))
 	}
 	return fix, true
+}
+
+// consistent reports whether a slot of slotManaged bytes with consumer
+// weights w gives Python have bytes for some job shape, as Flink computes
+// it: only then does the configuration describe this worker's TaskManager.
+func consistent(have, slotManaged int64, w flinkconf.ConsumerWeights) bool {
+	for _, shape := range flinkconf.AllJobShapes() {
+		if f := flinkconf.FractionOfSlot(flinkconf.UseCasePython, w, shape); int64(math.Floor(float64(slotManaged)*f)) == have {
+			return true
+		}
+	}
+	return false
 }
 
 func ceilMiB(bytes float64) int64 { return int64(math.Ceil(bytes / (1 << 20))) }

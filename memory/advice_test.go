@@ -65,9 +65,18 @@ func TestPythonShareFixIsExact(t *testing.T) {
 	}
 }
 
-// Without the TaskManager's configuration the fix is a factor, and the
-// value for a local run's default.
+// Without the TaskManager's configuration, or with one that does not give
+// the worker its budget (a local run: PyFlink's shipped config.yaml says
+// 1728m while the MiniCluster takes the job's settings), the fix is a
+// factor, and the value for a local run's default.
 func TestPythonShareFixWithoutConfig(t *testing.T) {
+	shipped, err := flinkconf.ParseConfigYAML([]byte("taskmanager.memory.process.size: 1728m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := PythonShareFix(256<<20, 128<<20, nil), PythonShareFix(256<<20, 128<<20, shipped); a != b {
+		t.Fatalf("a configuration that does not match the budget was used:\n%s\n%s", b, a)
+	}
 	fix := PythonShareFix(256<<20, 128<<20, nil)
 	for _, want := range []string{"2.00× its current value", "taskmanager.memory.managed.size: 256m", "PYTHON share"} {
 		if !strings.Contains(fix, want) {
