@@ -189,10 +189,6 @@ def test_embed_on_defaults(embed_run):
     assert model, "no FLIP-88 warning naming the model's footprint:\n" + "\n".join(warns)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "flinkfn computes the advice from FLINK_CONF_DIR/config.yaml (PyFlink's, taskmanager.memory.process.size "
-    "1728m -> 512 MiB managed), not from the MiniCluster's 128m or the job's settings, and advises several "
-    "times the size that fits"))
 @pytest.mark.parametrize("job", ["upper", "embed"])
 def test_advised_managed_size_is_the_one_that_fits(job, request):
     """The advised taskmanager.memory.managed.size is the smallest that fits
