@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench ref-venv fuzz proto vet
+        bench-harness bench bench-footprint ref-venv fuzz proto vet
 
 all: build
 
@@ -82,6 +82,11 @@ bench-harness: setup
 # BENCH_ARGS="--accountholders 200 --transactions 1000 --no-write".
 bench: setup ref-venv
 	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_embed.py $(BENCH_ARGS)
+
+# The model's reserved footprint and `flinkfn embed` rows/s by batch token
+# budget; writes the "Model footprint" section of BENCHMARKS.md.
+bench-footprint: setup build
+	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
 
 # The stock worker's venv (PyFlink + sentence-transformers + PyTorch).
 ref-venv:

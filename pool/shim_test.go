@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -173,39 +172,11 @@ func TestDialTarget(t *testing.T) {
 	}
 }
 
-// foreignPool is a BeamFnExternalWorkerPool that is not flinkfn's, like
-// the loopback pool PyFlink starts in a local `python job.py`: it records
-// every StartWorker (which would run the functions in Python).
-type foreignPool struct {
-	fnpb.UnimplementedBeamFnExternalWorkerPoolServer
-	started chan string
-}
-
-func (f *foreignPool) StartWorker(_ context.Context, req *fnpb.StartWorkerRequest) (*fnpb.StartWorkerResponse, error) {
-	f.started <- req.GetWorkerId()
-	return &fnpb.StartWorkerResponse{}, nil
-}
-
-// startForeignPool serves a foreignPool on a unix socket.
-func startForeignPool(t *testing.T) (*foreignPool, string) {
-	t.Helper()
-	addr := "unix://" + filepath.Join(t.TempDir(), "pyflink.sock")
-	lis, err := Listen(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &foreignPool{started: make(chan string, 4)}
-	g := grpc.NewServer()
-	fnpb.RegisterBeamFnExternalWorkerPoolServer(g, f)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return f, addr
-}
-
 // The shim never hands a worker to a pool that does not answer flinkfn's
 // handshake: PyFlink's own loopback pool gets no StartWorker.
 func TestShimRefusesForeignPool(t *testing.T) {
-	f, addr := startForeignPool(t)
+	f := fakeflink.NewLoopbackPool(t)
+	addr := f.Addr
 	err := awaitShim(t, runShim(context.Background(), ShimConfig{Address: addr, WorkerID: "w-1", ProvisionEndpoint: "localhost:1"}))
 	if !errors.Is(err, ErrNotFlinkfnPool) {
 		t.Fatalf("Shim = %v, want ErrNotFlinkfnPool", err)
@@ -214,11 +185,7 @@ func TestShimRefusesForeignPool(t *testing.T) {
 		t.Fatal("a foreign pool is reachable; the error must not say unreachable")
 	}
 	contains(t, "Shim error", err.Error(), addr, "PyFlink's own loopback pool")
-	select {
-	case id := <-f.started:
-		t.Fatalf("StartWorker(%s) reached the foreign pool", id)
-	default:
-	}
+	f.AssertNoWorker(t)
 }
 
 // A flinkfn pool answers the handshake.

@@ -3,52 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
-	"google.golang.org/grpc"
-
 	"github.com/flinkfn/flinkfn/internal/fakeflink"
-	"github.com/flinkfn/flinkfn/pool"
 )
-
-// pyflinkLoopbackPool stands in for the loopback worker pool a local
-// `python job.py` starts: Beam's BeamFnExternalWorkerPool and nothing
-// else. Every StartWorker it gets would run the job's functions in Python.
-type pyflinkLoopbackPool struct {
-	fnpb.UnimplementedBeamFnExternalWorkerPoolServer
-	started chan string
-}
-
-func (p *pyflinkLoopbackPool) StartWorker(_ context.Context, req *fnpb.StartWorkerRequest) (*fnpb.StartWorkerResponse, error) {
-	p.started <- req.GetWorkerId()
-	return &fnpb.StartWorkerResponse{}, nil
-}
-
-func startLoopbackPool(t *testing.T) (*pyflinkLoopbackPool, string) {
-	t.Helper()
-	addr := "unix://" + filepath.Join(t.TempDir(), "loopback.sock")
-	lis, err := pool.Listen(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pyflinkLoopbackPool{started: make(chan string, 4)}
-	g := grpc.NewServer()
-	fnpb.RegisterBeamFnExternalWorkerPoolServer(g, p)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	return p, addr
-}
 
 // PyFlink's default local run sets PYTHON_LOOPBACK_SERVER_ADDRESS to its
 // own Python worker pool. flinkfn must not hand the session to it: the
 // worker serves Flink in this process, and the pool never sees a worker.
 func TestDefaultLocalRunServedByFlinkfn(t *testing.T) {
-	loop, addr := startLoopbackPool(t)
+	loop := fakeflink.NewLoopbackPool(t)
+	addr := loop.Addr
 	r := fakeflink.New(t, "3-1")
 	r.StringDescriptor(t, "upper", "udfs.builtin", "upper")
 	env := map[string]string{
@@ -83,11 +51,7 @@ func TestDefaultLocalRunServedByFlinkfn(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("worker did not stop after Flink closed the session")
 	}
-	select {
-	case id := <-loop.started:
-		t.Fatalf("worker %s was handed to PyFlink's loopback pool", id)
-	default:
-	}
+	loop.AssertNoWorker(t)
 	if !strings.Contains(stderr.String(), "PyFlink's own loopback worker pool") {
 		t.Errorf("the log does not say why the loopback address was not used:\n%s", stderr.String())
 	}
@@ -96,16 +60,13 @@ func TestDefaultLocalRunServedByFlinkfn(t *testing.T) {
 // An explicit FLINKFN_POOL that is not a flinkfn pool is a configuration
 // error, stated with the fix.
 func TestFlinkfnPoolNotAFlinkfnPoolFails(t *testing.T) {
-	loop, addr := startLoopbackPool(t)
+	loop := fakeflink.NewLoopbackPool(t)
+	addr := loop.Addr
 	env := map[string]string{"FLINKFN_POOL": addr, "BOOT_LOG_DIR": t.TempDir()}
 	var stderr bytes.Buffer
 	err := runWorkerTimeout(context.Background(), []string{"--id=4-1", "--provision_endpoint=127.0.0.1:1"}, func(k string) string { return env[k] }, &stderr, 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "not a flinkfn pool") || !strings.Contains(err.Error(), "FLINKFN_POOL must be the --listen address") {
 		t.Fatalf("got %v", err)
 	}
-	select {
-	case id := <-loop.started:
-		t.Fatalf("worker %s was handed to a foreign pool", id)
-	default:
-	}
+	loop.AssertNoWorker(t)
 }
