@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,7 @@ func startWorker(t *testing.T, id string, env map[string]string) (*fakeflink.Run
 func TestShortManagedMemoryWarnsAndRuns(t *testing.T) {
 	r, _, done := startWorker(t, "5-1", map[string]string{"_PYTHON_WORKER_MEMORY_LIMIT": "33554432"}) // 32 MiB < framework 64 MiB
 	fakeflink.AwaitClosed(t, r.Connected, "the worker to connect")
-	r.Requests <- fakeflink.BundleRequest("b1", "upper")
-	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
-	r.SendData(fakeflink.Input("b1", fakeflink.EncodeStrings(t, "still runs"), true))
-	if resp := r.AwaitResponse(t); resp.GetError() != "" {
-		t.Fatalf("bundle failed: %s", resp.GetError())
-	}
-	out, _ := r.Output("b1")
-	if got := fakeflink.DecodeStrings(t, out); !slices.Equal(got, []string{"STILL RUNS"}) {
+	if got := upperBundle(t, r, "b1", "still runs"); got != "STILL RUNS" {
 		t.Fatalf("output %q", got)
 	}
 	var warns []string
@@ -68,7 +60,7 @@ func TestShortManagedMemoryWarnsAndRuns(t *testing.T) {
 		}
 	}
 	close(r.Requests)
-	if err := <-done; err != nil {
+	if err := awaitWorker(t, done); err != nil {
 		t.Fatalf("worker: %v", err)
 	}
 }
@@ -76,14 +68,39 @@ func TestShortManagedMemoryWarnsAndRuns(t *testing.T) {
 // FLINKFN_MEMORY_POLICY=strict refuses, saying what fits.
 func TestShortManagedMemoryStrictRefuses(t *testing.T) {
 	_, _, done := startWorker(t, "6-1", map[string]string{"_PYTHON_WORKER_MEMORY_LIMIT": "33554432", "FLINKFN_MEMORY_POLICY": "strict"})
+	err := awaitWorker(t, done)
+	for _, want := range []string{"cannot reserve 64.0 MiB", "taskmanager.memory.managed.size: 256m", "FLINKFN_MEMORY_POLICY=strict refuses"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+}
+
+// upperBundle runs one bundle of the descriptor "upper" on one text.
+func upperBundle(t *testing.T, r *fakeflink.Runner, id, text string) string {
+	t.Helper()
+	r.Requests <- fakeflink.BundleRequest(id, "upper")
+	fakeflink.AwaitClosed(t, r.DataReady, "the data stream")
+	r.SendData(fakeflink.Input(id, fakeflink.EncodeStrings(t, text), true))
+	if resp := r.AwaitResponse(t); resp.GetError() != "" {
+		t.Fatalf("bundle %s failed: %s", id, resp.GetError())
+	}
+	out, _ := r.Output(id)
+	got := fakeflink.DecodeStrings(t, out)
+	if len(got) != 1 {
+		t.Fatalf("bundle %s: %d rows out of 1", id, len(got))
+	}
+	return got[0]
+}
+
+// awaitWorker returns the worker's result (20 s at most).
+func awaitWorker(t *testing.T, done <-chan error) error {
+	t.Helper()
 	select {
 	case err := <-done:
-		for _, want := range []string{"cannot reserve 64.0 MiB", "taskmanager.memory.managed.size: 256m", "FLINKFN_MEMORY_POLICY=strict refuses"} {
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("error lacks %q: %v", want, err)
-			}
-		}
+		return err
 	case <-time.After(20 * time.Second):
-		t.Fatal("a strict worker with a short budget did not refuse")
+		t.Fatal("the worker did not return")
+		return nil
 	}
 }
