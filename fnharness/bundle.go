@@ -76,6 +76,9 @@ func (p *plan) run(ctx context.Context, dm *dataManager, id string) (bundleStats
 // over them and encodes the results.
 func (b *bundle) chunk(ctx context.Context, data []byte) error {
 	p := b.p
+	if p.arrowIn != nil {
+		return b.arrowChunk(ctx, data)
+	}
 	nf := len(p.in.fields)
 	b.slab, b.rows, b.kinds = b.slab[:0], b.rows[:0], b.kinds[:0]
 	for off := 0; off < len(data); {
@@ -316,4 +319,57 @@ func errKind(err error) string {
 		return ke.kind
 	}
 	return ErrFunction
+}
+
+// arrowChunk runs a pandas operator over one Data message: each element
+// is one Arrow batch, answered by one Arrow batch of the same row count.
+// Every function sees the whole batch at once (EvalBatch).
+func (b *bundle) arrowChunk(ctx context.Context, data []byte) error {
+	p := b.p
+	nf := len(p.in.fields)
+	for off := 0; off < len(data); {
+		l, n := binary.Uvarint(data[off:])
+		if n <= 0 || l > uint64(len(data)-off-n) {
+			return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk", b.id, off, len(data)))
+		}
+		off += n
+		elem := data[off : off+int(l)]
+		off += int(l)
+		slab, rows, err := p.arrowIn.decode(elem, b.slab[:0])
+		if err != nil {
+			return kinded(ErrDecode, fmt.Errorf("bundle %s: decode the Arrow batch from input row %d (function(s) %s): %w", b.id, b.stats.rowsIn, p.functionNames(), err))
+		}
+		b.slab = slab
+		b.rows, b.kinds = b.rows[:0], b.kinds[:0]
+		for i := 0; i < rows; i++ {
+			b.rows = append(b.rows, b.slab[i*nf:(i+1)*nf:(i+1)*nf])
+			b.kinds = append(b.kinds, fn.Insert)
+		}
+		cols := make([][]fn.Value, len(p.calls))
+		for i, c := range p.calls {
+			r, err := b.eval(ctx, c)
+			if err != nil {
+				b.stats.rowsIn += int64(rows)
+				return err
+			}
+			cols[i] = r
+		}
+		out, err := p.arrowOut.encode(b.out, cols, rows)
+		if err != nil {
+			var ae *arrowEncodeError
+			if errors.As(err, &ae) && ae.col < len(p.calls) {
+				err = fmt.Errorf("bundle %s: %s: result of input row %d: %w", b.id, p.calls[ae.col].f.FullName(), b.stats.rowsIn+int64(ae.row), ae.err)
+			} else {
+				err = fmt.Errorf("bundle %s: encode the results of function(s) %s: %w", b.id, p.functionNames(), err)
+			}
+			return err
+		}
+		b.out = out
+		b.stats.rowsIn += int64(rows)
+		b.stats.rowsOut += int64(rows)
+		if err := b.flush(ctx, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -131,9 +131,11 @@ type plan struct {
 	table        bool   // table function (else scalar)
 
 	source, sink port
-	in, out      *rowCodec
-	calls        []*call
-	inSchema     []fn.Field
+	in, out      *rowCodec // fields only (rc nil) for a pandas operator
+	// arrowIn and arrowOut are set for a pandas (Arrow batch) operator.
+	arrowIn, arrowOut *arrowCodec
+	calls             []*call
+	inSchema          []fn.Field
 }
 
 // call is one function application in the (possibly chained) call tree.
@@ -212,17 +214,24 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 		return nil, fmt.Errorf("transform %s: a table function operator carries exactly one function, got %d", p.transform, len(udfs.GetUdfs()))
 	}
 
-	// Pandas functions first: their input coder (Arrow batches) would fail
-	// below with a message that names no function.
+	// Pandas functions first: their coders (Arrow batches) are not row coders.
 	if names, pandas := pandasFunctions(&udfs, isArrow(inCoder)); pandas {
-		return nil, pandasError(names, reg)
-	}
-
-	if p.in, err = newRowCodec(inCoder, "input"); err != nil {
-		return nil, fmt.Errorf("transform %s: %w", p.transform, err)
-	}
-	if p.out, err = newRowCodec(outCoder, "output"); err != nil {
-		return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+		if p.table || !isArrowBatch(inCoder) || !isArrowBatch(outCoder) {
+			return nil, pandasError(names, reg)
+		}
+		if p.in, p.arrowIn, err = newArrowSide(inCoder, "input", names); err != nil {
+			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+		}
+		if p.out, p.arrowOut, err = newArrowSide(outCoder, "output", names); err != nil {
+			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+		}
+	} else {
+		if p.in, err = newRowCodec(inCoder, "input"); err != nil {
+			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+		}
+		if p.out, err = newRowCodec(outCoder, "output"); err != nil {
+			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+		}
 	}
 	p.inSchema = p.in.fields
 

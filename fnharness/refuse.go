@@ -120,7 +120,7 @@ func pandasError(names []string, reg *fn.Registry) error {
 	if len(names) > 1 {
 		it = "them"
 	}
-	fmt.Fprintf(&b, `, which flinkfn does not run (it reads rows, not Arrow batches): declare %s row-at-a-time, @udf(result_type=...) without func_type="pandas"; flinkfn batches rows for the model anyway (pandas support is planned).`, it)
+	fmt.Fprintf(&b, `, which flinkfn runs only as a scalar function whose operator sends Arrow batches, and this operator does not: declare %s row-at-a-time, @udf(result_type=...) without func_type="pandas"; flinkfn batches rows for the model anyway.`, it)
 	var unknown []*fn.UnknownFunctionError
 	for _, n := range names {
 		i := strings.LastIndex(n, ".")

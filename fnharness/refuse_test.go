@@ -91,7 +91,7 @@ func TestPlanPandasFunction(t *testing.T) {
 	pandas.IsPandasUdf = true
 	msg := planError(t, urnScalarFunction, &flinkpb.UserDefinedFunctions{Udfs: []*flinkpb.UserDefinedFunction{pandas}}, arrowIn())
 	wantPhrases(t, msg, "flinkfn.test.twice is a pandas (vectorized) function", "Arrow batches",
-		`@udf(result_type=...) without func_type="pandas"`, "batches rows", "planned")
+		`@udf(result_type=...) without func_type="pandas"`, "batches rows")
 	if strings.Contains(msg, "unknown function") || strings.Contains(msg, "transform") {
 		t.Errorf("a known pandas function gets only the pandas message:\n%s", msg)
 	}

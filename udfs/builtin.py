@@ -151,10 +151,19 @@ def identity(x):
 
 @udf(input_types=[DataTypes.STRING()], result_type=DataTypes.STRING())
 def upper(s):
-    """Python's str.upper(): full Unicode case mapping ("straße" -> "STRASSE")."""
+    """Python's str.upper(): full Unicode case mapping ("straße" -> "STRASSE").
+
+    Declared func_type="pandas", it gets a pandas Series (NULLs stay NULL)."""
     if s is None:
         return None
+    if _is_series(s):
+        return s.map(lambda v: None if v is None else v.upper())
     return s.upper()
+
+
+def _is_series(x):
+    """Whether a pandas function (func_type="pandas") got a pandas Series."""
+    return type(x).__name__ == "Series" and hasattr(x, "map")
 
 
 @udf(input_types=[DataTypes.STRING()], result_type=DataTypes.INT())

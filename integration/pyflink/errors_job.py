@@ -7,7 +7,7 @@ on it).
 
 Cases: ``main_udf`` (a row-at-a-time @udf defined in this script),
 ``pandas_udf`` (a pandas @udf of a function flinkfn knows, udfs.builtin.upper,
-declared with func_type="pandas"), ``thread_mode`` (python.execution-mode:
+declared with func_type="pandas", which runs), ``thread_mode`` (python.execution-mode:
 thread; last, since PEMJA's failure stays in the JVM).
 """
 

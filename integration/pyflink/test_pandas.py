@@ -1,0 +1,52 @@
+"""Pandas (vectorized) scalar functions on flinkfn equal the stock worker:
+pandas_job.py once with python.executable = the stock Python worker
+(stock-python.sh) and once with $FLINKFN_BIN, rows compared."""
+
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VENV_PYTHON = Path(os.environ.get("COMPAT_PYTHON", REPO / ".cache" / "venv" / "bin" / "python"))
+FLINKFN_BIN = Path(os.environ.get("FLINKFN_BIN", REPO / ".cache" / "bin" / "flinkfn"))
+RUN_TIMEOUT_S = int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900"))
+TARGET = HERE / "target"
+
+
+@pytest.fixture(scope="module")
+def udfs_zip(tmp_path_factory):
+    z = tmp_path_factory.mktemp("pyfiles") / "udfs.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        for p in sorted((REPO / "udfs").glob("*.py")):
+            f.write(p, "udfs/" + p.name)
+    return z
+
+
+def _run(name, executable, udfs_zip):
+    TARGET.mkdir(exist_ok=True)
+    out, log = TARGET / ("pandas-%s.json" % name), TARGET / ("pandas-%s.log" % name)
+    if out.exists():
+        out.unlink()
+    env = dict(os.environ, STOCK_PYTHON=str(VENV_PYTHON),
+               PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    with open(log, "w", encoding="utf-8") as logf:
+        p = subprocess.run([str(VENV_PYTHON), str(HERE / "pandas_job.py"), "--executable", str(executable),
+                            "--python-files", str(udfs_zip), "--out", str(out)],
+                           env=env, stdout=logf, stderr=subprocess.STDOUT, cwd=str(REPO), timeout=RUN_TIMEOUT_S)
+    assert p.returncode == 0 and out.exists(), "pandas_job.py (%s) failed (rc=%s), see %s" % (name, p.returncode, log)
+    r = json.loads(out.read_text(encoding="utf-8"))
+    assert "rows" in r, "%s half failed:\n%s" % (name, r["error"][-6000:])
+    return r["rows"]
+
+
+def test_pandas_builtins_equal_the_stock_worker(udfs_zip):
+    assert FLINKFN_BIN.is_file(), "flinkfn binary not found at %s (make build)" % FLINKFN_BIN
+    stock = _run("stock", HERE / "stock-python.sh", udfs_zip)
+    flinkfn = _run("flinkfn", FLINKFN_BIN, udfs_zip)
+    assert len(stock) == 7
+    assert flinkfn == stock, "\n".join("stock   %s\nflinkfn %s" % (a, b) for a, b in zip(stock, flinkfn) if a != b)
