@@ -271,7 +271,11 @@ func arrowValue(a arrow.Array, i int, t fn.Type, depth int, budget *int) (fn.Val
 	case *array.FixedSizeBinary:
 		return fn.Bin(a.Value(i)), nil
 	case *array.Decimal128:
-		return fn.DecimalOf(a.Value(i).BigInt(), t.Scale), nil
+		u := a.Value(i).BigInt()
+		if u.Sign() != 0 && len(new(big.Int).Abs(u).String()) > t.Precision {
+			return fn.Value{}, fmt.Errorf("DECIMAL value with unscaled %s does not fit DECIMAL(%d, %d)", u, t.Precision, t.Scale)
+		}
+		return fn.DecimalOf(u, t.Scale), nil
 	case *array.Date32:
 		return fn.Date(int32(a.Value(i))), nil
 	case *array.Time32:
