@@ -29,18 +29,12 @@ import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-VENV_PYTHON = Path(os.environ.get("COMPAT_PYTHON", REPO / ".cache" / "venv" / "bin" / "python"))
-FLINKFN_BIN = Path(os.environ.get("FLINKFN_BIN", REPO / ".cache" / "bin" / "flinkfn"))
-RUN_TIMEOUT_S = int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900"))
-TARGET = HERE / "target" / "defaults"
+from pyflinkrun import HERE, REPO, VENV_PYTHON, FLINKFN_BIN, RUN_TIMEOUT_S, TARGET, run_logged  # noqa: E402
+TARGET = TARGET / "defaults"
 
 
 def _tail(text, n=6000):
@@ -69,15 +63,7 @@ def run_job(job, rows):
               "FLINKFN_MEMORY_LIMIT", "FLINKFN_MEMORY_POLICY", "FLINKFN_TEMPLATES", "FLINKFN_LOG_LEVEL"):
         env.pop(k, None)
     cmd = [str(VENV_PYTHON), str(HERE / "defaults_job.py"), job, str(data), str(out)]
-    with open(log, "w", encoding="utf-8") as logf:
-        proc = subprocess.Popen(cmd, env=env, cwd=str(work), stdout=logf, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            rc = "timeout after %ds" % RUN_TIMEOUT_S
+    rc = run_logged(cmd, env, work, log)
     tm_logs = sorted(logdir.glob("*.log"))
     run = {
         "rc": rc,

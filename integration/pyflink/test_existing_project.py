@@ -36,19 +36,15 @@ import json
 import math
 import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
+from pyflinkrun import HERE, REPO, VENV_PYTHON, FLINKFN_BIN, TARGET, run_logged  # noqa: E402
+
 PROJECT = HERE / "existing_project"
-VENV_PYTHON = Path(os.environ.get("COMPAT_PYTHON", REPO / ".cache" / "venv" / "bin" / "python"))
-FLINKFN_BIN = Path(os.environ.get("FLINKFN_BIN", REPO / ".cache" / "bin" / "flinkfn"))
-RUN_TIMEOUT_S = int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900"))
-TARGET = HERE / "target" / "existing_project"
+TARGET = TARGET / "existing_project"
 
 
 def expected():
@@ -93,15 +89,7 @@ def run_job(name, register, process_mode, extra_conf=(), templates=True):
     cmd = [str(VENV_PYTHON), "job.py", "--data", str(PROJECT / "data"), "--out", str(out), "--register", register]
     for c in conf:
         cmd += ["--conf", c]
-    with open(log, "w", encoding="utf-8") as logf:
-        proc = subprocess.Popen(cmd, env=env, cwd=str(PROJECT), stdout=logf, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            rc = "timeout after %ds" % RUN_TIMEOUT_S
+    rc = run_logged(cmd, env, PROJECT, log)
     rows = [json.loads(ln) for ln in out.read_text(encoding="utf-8").splitlines()] if out.exists() else []
     return {"rc": rc, "rows": rows, "log": log.read_text(encoding="utf-8", errors="replace"),
             "marker": marker.read_text().split("\n") if marker.exists() else []}

@@ -10,12 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-VENV_PYTHON = Path(os.environ.get("COMPAT_PYTHON", REPO / ".cache" / "venv" / "bin" / "python"))
-FLINKFN_BIN = Path(os.environ.get("FLINKFN_BIN", REPO / ".cache" / "bin" / "flinkfn"))
-RUN_TIMEOUT_S = int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900"))
-TARGET = HERE / "target"
+from pyflinkrun import HERE, REPO, VENV_PYTHON, FLINKFN_BIN, RUN_TIMEOUT_S, TARGET  # noqa: E402
 
 
 @pytest.fixture(scope="module")
