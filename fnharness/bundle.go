@@ -205,8 +205,8 @@ func (b *bundle) eval(ctx context.Context, c *call) ([]fn.Value, error) {
 	}
 	out = out[:len(args)]
 	b.results[c.index] = out
-	if c.f.EvalBatch != nil {
-		if err := c.f.EvalBatch(ctx, args, out); err != nil {
+	if c.batch != nil {
+		if err := c.batch(ctx, args, out); err != nil {
 			var re *fn.RowError
 			if errors.As(err, &re) && re.Row >= 0 && re.Row < len(args) {
 				return nil, b.rowError(c, re.Row, args[re.Row], re.Err)

@@ -146,6 +146,7 @@ func Run(ctx context.Context, opts Options) error {
 		plans:    newPlanCache(),
 		observer: opts.Observer,
 	}
+	defer s.plans.close()
 	return s.serve(sessCtx, opts.ConnectTimeout, opts.OnConnected, opts.Drain)
 }
 

@@ -80,11 +80,16 @@ type worker struct {
 
 func startWorker(t *testing.T, r *fakeRunner) *worker {
 	t.Helper()
+	return startWorkerWith(t, r, testRegistry(t))
+}
+
+func startWorkerWith(t *testing.T, r *fakeRunner, reg *fn.Registry) *worker {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &worker{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		w.done <- Run(ctx, Options{
-			WorkerID: testWorkerID, ProvisionEndpoint: r.Addr, Registry: testRegistry(t),
+			WorkerID: testWorkerID, ProvisionEndpoint: r.Addr, Registry: reg,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ConnectTimeout: 10 * time.Second,
 		})
 	}()

@@ -64,7 +64,10 @@ func (c *planCache) get(ctx context.Context, control fnpb.BeamFnControlClient, r
 		c.mu.Unlock()
 		select {
 		case <-e.done:
-			return e.p, e.urls, e.err
+			if e.err != nil {
+				return nil, e.urls, e.err
+			}
+			return e.p, e.urls, e.p.open(ctx)
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
@@ -93,7 +96,24 @@ func (c *planCache) get(ctx context.Context, control fnpb.BeamFnControlClient, r
 	e.urls = dataURLs(d)
 	e.p, e.err = buildPlan(d, reg)
 	close(e.done)
-	return e.p, e.urls, e.err
+	if e.err != nil {
+		return nil, e.urls, e.err
+	}
+	return e.p, e.urls, e.p.open(ctx)
+}
+
+// close releases what the plans' functions opened (the session ended).
+func (c *planCache) close() {
+	c.mu.Lock()
+	entries := c.entries
+	c.entries = map[string]*planEntry{}
+	c.mu.Unlock()
+	for _, e := range entries {
+		<-e.done
+		if e.p != nil {
+			e.p.close()
+		}
+	}
 }
 
 // dataURLs lists the distinct data endpoints of a descriptor's gRPC read
@@ -136,11 +156,69 @@ type plan struct {
 	arrowIn, arrowOut *arrowCodec
 	calls             []*call
 	inSchema          []fn.Field
+
+	// all is every call of the tree, nested ones included.
+	all []*call
+	// openMu guards opened and closers: functions with an Open hook are
+	// opened by the first bundle that gets the plan (again after a failed
+	// open) and closed with the session.
+	openMu  sync.Mutex
+	opened  bool
+	closers []func()
+}
+
+// open runs the Open hooks of the plan's functions once; a failure leaves
+// the plan unopened, so that the next bundle tries again (a cancelled
+// bundle must not fail the operator for good).
+func (p *plan) open(ctx context.Context) error {
+	p.openMu.Lock()
+	defer p.openMu.Unlock()
+	if p.opened {
+		return nil
+	}
+	var closers []func()
+	for _, c := range p.all {
+		if c.f.Open == nil {
+			continue
+		}
+		o, err := c.f.Open(ctx)
+		if err != nil {
+			for _, cl := range closers {
+				cl()
+			}
+			return fmt.Errorf("%s: %w", c.f.FullName(), err)
+		}
+		if o.EvalBatch == nil {
+			for _, cl := range closers {
+				cl()
+			}
+			if o.Close != nil {
+				o.Close()
+			}
+			return fmt.Errorf("%s: Open returned no EvalBatch (a bug in the function's registration)", c.f.FullName())
+		}
+		c.batch = o.EvalBatch
+		if o.Close != nil {
+			closers = append(closers, o.Close)
+		}
+	}
+	p.closers, p.opened = closers, true
+	return nil
+}
+
+func (p *plan) close() {
+	p.openMu.Lock()
+	defer p.openMu.Unlock()
+	for _, cl := range p.closers {
+		cl()
+	}
+	p.closers, p.opened = nil, false
 }
 
 // call is one function application in the (possibly chained) call tree.
 type call struct {
 	f        *fn.Function
+	batch    fn.ScalarBatchFunc // f.EvalBatch, or what f.Open bound
 	args     []arg
 	takesRow bool
 	index    int    // position in the plan's flattened list of calls
@@ -256,6 +334,7 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 	if err := p.checkResults(); err != nil {
 		return nil, err
 	}
+	p.all = b.all
 	return p, nil
 }
 
@@ -301,6 +380,7 @@ type builder struct {
 	reg      *fn.Registry
 	inSchema []fn.Field
 	n        int
+	all      []*call
 	errs     []error
 	unknown  []*fn.UnknownFunctionError // reported together, see buildPlan
 }
@@ -322,8 +402,9 @@ func (b *builder) build(u *flinkpb.UserDefinedFunction, path string) (*call, err
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	c := &call{f: f, takesRow: u.GetTakesRowAsInput(), index: b.n, path: path}
+	c := &call{f: f, batch: f.EvalBatch, takesRow: u.GetTakesRowAsInput(), index: b.n, path: path}
 	b.n++
+	b.all = append(b.all, c)
 	if c.takesRow {
 		rt := fn.RowOf(b.inSchema...)
 		c.args = []arg{{kind: argColumn, col: -1, typ: &rt, label: "the input row"}}

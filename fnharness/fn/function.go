@@ -141,11 +141,26 @@ type Function struct {
 	EvalBatch ScalarBatchFunc // optional, preferred over Eval
 	EvalTable TableFunc       // Kind == Table
 
+	// Open, optional, prepares a scalar function for one operator of a
+	// worker session before the operator's first row: the embedding
+	// functions acquire their model here, so a job that never calls them
+	// loads none. The harness then evaluates with the returned EvalBatch
+	// and calls Close when the session ends. A failed Open fails the
+	// bundle with its error; the next bundle opens again.
+	Open func(ctx context.Context) (Opened, error)
+
 	// ArityError, optional, replaces CheckArity's message for a call with
 	// the wrong number of arguments: args are the call's argument types
 	// (nil where the worker does not know one). Functions whose signature
 	// comes from configuration use it to say what to change.
 	ArityError func(args []*Type) error
+}
+
+// Opened is a function bound for one operator by Function.Open.
+type Opened struct {
+	EvalBatch ScalarBatchFunc
+	// Close, optional, releases what Open acquired.
+	Close func()
 }
 
 // FullName is "module.name".
@@ -217,8 +232,11 @@ func (r *Registry) Register(fs ...Function) error {
 		case f.Module == "" || f.Name == "":
 			errs = append(errs, fmt.Errorf("function %q: module and name are required", f.FullName()))
 			continue
-		case f.Kind == Scalar && f.Eval == nil && f.EvalBatch == nil:
-			errs = append(errs, fmt.Errorf("function %s: scalar function without Eval", f.FullName()))
+		case f.Kind == Scalar && f.Eval == nil && f.EvalBatch == nil && f.Open == nil:
+			errs = append(errs, fmt.Errorf("function %s: scalar function without Eval, EvalBatch or Open", f.FullName()))
+			continue
+		case f.Kind == Table && f.Open != nil:
+			errs = append(errs, fmt.Errorf("function %s: Open is for scalar functions", f.FullName()))
 			continue
 		case f.Kind == Table && f.EvalTable == nil:
 			errs = append(errs, fmt.Errorf("function %s: table function without EvalTable", f.FullName()))
