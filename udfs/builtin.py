@@ -18,6 +18,16 @@ runs) stays the same::
     from udfs.builtin import id_decimal, retype
     id_dec_10_2 = retype(id_decimal, DataTypes.DECIMAL(10, 2))
 
+Pandas-style (``func_type="pandas"``: one pandas Series per argument for a
+whole Arrow batch) the scalar functions are the same functions declared with
+:func:`pandas`, e.g. ``pandas(id_decimal, DataTypes.DECIMAL(10, 2))``; SQL DDL
+names ``udfs.builtin.upper_pandas`` / ``length_pandas``. flinkfn runs the
+same Go function either way. On the stock worker the bodies of the identity
+family, ``upper``, ``length`` and ``reject`` take Series; ``describe``,
+``row_to_string`` and ``row_upper`` are row-at-a-time only (pandas hands them
+its own types: float64 for an integer column with NULLs, Timestamps,
+DataFrames for rows).
+
 All functions return NULL for a NULL argument unless their doc says
 otherwise (``describe`` returns the string ``"NULL"``; the table functions
 emit no rows).
@@ -39,7 +49,7 @@ __all__ = [
     "id_map", "id_row", "identity",
     "upper", "length", "reject", "describe", "row_to_string", "row_upper",
     "split_words", "series",
-    "retype",
+    "retype", "pandas", "upper_pandas", "length_pandas",
 ]
 
 
@@ -171,12 +181,19 @@ def length(s):
     """Number of Unicode code points (Python's len), not UTF-8 or UTF-16 units."""
     if s is None:
         return None
+    if _is_series(s):
+        return s.map(lambda v: None if v is None else len(v)).astype("Int32")
     return len(s)
 
 
 @udf(input_types=[DataTypes.STRING()], result_type=DataTypes.STRING())
 def reject(s):
     """Fails the row when s starts with "BAD" (to exercise error reporting)."""
+    if _is_series(s):
+        for v in s:
+            if v is not None and v.startswith("BAD"):
+                raise ValueError(f"rejected input {v!r}")
+        return s
     if s is not None and s.startswith("BAD"):
         raise ValueError(f"rejected input {s!r}")
     return s
@@ -272,6 +289,31 @@ def retype(fn, result_type, input_types=None):
         return udf(fn._func, input_types=input_types, result_type=result_type,
                    deterministic=fn._deterministic, name=fn._name)
     raise TypeError(f"retype: not a udfs.builtin function: {fn!r}")
+
+
+def pandas(fn, result_type=None, input_types=None):
+    """Declares a scalar built-in func_type="pandas" (a whole Arrow batch per
+    call), keeping its Python identity, optionally with other types (as
+    :func:`retype`)."""
+    if not isinstance(fn, UserDefinedScalarFunctionWrapper):
+        raise TypeError(f"pandas: not a udfs.builtin scalar function: {fn!r}")
+    if result_type is None:
+        result_type = fn._result_type
+        if input_types is None:
+            input_types = fn._input_types
+    elif input_types is None:
+        if fn._func.__name__ in ("identity", "row_upper") or fn._func.__name__.startswith("id_"):
+            input_types = [result_type]
+        else:
+            input_types = fn._input_types
+    return udf(fn._func, input_types=input_types, result_type=result_type, func_type="pandas",
+               deterministic=fn._deterministic, name=fn._name)
+
+
+# Pandas declarations for SQL DDL (CREATE TEMPORARY FUNCTION ... AS
+# 'udfs.builtin.upper_pandas' LANGUAGE PYTHON); the same functions.
+upper_pandas = pandas(upper)
+length_pandas = pandas(length)
 
 
 def _describe(x):
