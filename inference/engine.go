@@ -29,6 +29,14 @@ type EngineOptions struct {
 	// with the JVM and with tokenization is usually a bad trade, so it is
 	// off by default.
 	Spin bool
+	// PadID is the token id that fills a batch's sequences up to its
+	// longest one: the tokenizer's pad id (tokenizer.PadID(), e.g. 0 for
+	// BERT's [PAD], 1 for XLM-R's <pad>). Padded positions have attention
+	// mask 0, so for BERT graphs the id does not change any vector; but
+	// RoBERTa-style graphs (XLM-R and its descendants) compute position ids
+	// from input_ids != padding_idx, and must see their own pad id there.
+	// The embedder sets it from the tokenizer.
+	PadID int64
 	// Logger receives the engine's log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -46,8 +54,9 @@ type Engine struct {
 	maxLen    int
 	pooling   Pooling
 	normalize bool
-	tokenType bool // the graph has a token_type_ids input
-	inputs    int  // number of graph inputs fed
+	tokenType bool  // the graph has a token_type_ids input
+	inputs    int   // number of graph inputs fed
+	padID     int64 // fills sequences up to the batch's longest
 
 	mu     sync.RWMutex // Run holds it for reading, Close for writing
 	closed bool
@@ -72,6 +81,9 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 	where := fmt.Sprintf("model %s variant %s (%s)", m.Name, variant, path)
 	if o.IntraOpThreads < 0 || o.InterOpThreads < 0 {
 		return nil, fmt.Errorf("%s: negative thread count in %+v", where, o)
+	}
+	if o.PadID < 0 {
+		return nil, fmt.Errorf("%s: negative pad id %d (use the tokenizer's PadID())", where, o.PadID)
 	}
 	intra := o.IntraOpThreads
 	if intra == 0 {
@@ -153,11 +165,12 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 		normalize: m.Normalize,
 		tokenType: m.Inputs.TokenTypeIDs != "",
 		inputs:    len(names),
+		padID:     o.PadID,
 		sess:      sess,
 	}
 	log.Info("inference engine ready", "model", m.Name, "variant", variant, "file", path,
 		"onnxruntime", rt.Version(), "intra_op_threads", intra, "inter_op_threads", inter,
-		"spin", o.Spin, "dims", m.Dims, "max_seq_length", m.MaxSeqLength,
+		"spin", o.Spin, "dims", m.Dims, "max_seq_length", m.MaxSeqLength, "pooling", m.Pooling, "pad_id", o.PadID,
 		"load_time", time.Since(start).Round(time.Millisecond))
 	return e, nil
 }
@@ -225,6 +238,12 @@ func (e *Engine) Dims() int { return e.dims }
 // included.
 func (e *Engine) MaxSeqLen() int { return e.maxLen }
 
+// PadID returns the id that pads sequences in a batch.
+func (e *Engine) PadID() int64 { return e.padID }
+
+// Pooling returns how token states become the sentence vector.
+func (e *Engine) Pooling() Pooling { return e.pooling }
+
 // Model returns the model's name.
 func (e *Engine) Model() string { return e.model }
 
@@ -234,7 +253,8 @@ func (e *Engine) Variant() string { return e.variant }
 // Run embeds a batch of token id sequences (each already holding the
 // special tokens, e.g. [CLS] ... [SEP], unpadded, 1 to MaxSeqLen ids) and
 // returns one vector of Dims float32 per sequence, in order. The batch is
-// padded to its longest sequence (id 0, attention mask 0, token type 0),
+// padded to its longest sequence (EngineOptions.PadID, attention mask 0,
+// token type 0),
 // run through the graph, pooled as the manifest says (mean over the tokens
 // whose mask is 1, or the first token) and, if the manifest says so,
 // L2-normalised: the same computation as sentence-transformers' Pooling
@@ -268,6 +288,12 @@ func (e *Engine) Run(ctx context.Context, seqs [][]int64) ([][]float32, error) {
 	ids, mask, types := buf[:n:n], buf[n:2*n:2*n], buf[2*n:]
 	for i, s := range seqs {
 		copy(ids[i*seqLen:], s)
+		if e.padID != 0 {
+			pad := ids[i*seqLen+len(s) : (i+1)*seqLen]
+			for j := range pad {
+				pad[j] = e.padID
+			}
+		}
 		m := mask[i*seqLen : i*seqLen+len(s)]
 		for j := range m {
 			m[j] = 1

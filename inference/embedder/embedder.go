@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -93,7 +92,7 @@ func Open(cfg Config) (*Embedder, error) {
 	start := time.Now()
 	exe := cfg.Executable
 	if exe == "" {
-		exe = executable()
+		exe = inference.Executable()
 	}
 	lib := cfg.RuntimeLib
 	var err error
@@ -130,6 +129,7 @@ func Open(cfg Config) (*Embedder, error) {
 	if eo.Logger == nil {
 		eo.Logger = log
 	}
+	eo.PadID = padID(tok)
 	eng, err := inference.NewEngine(rt, m, variant, eo)
 	if err != nil {
 		rt.Close()
@@ -223,14 +223,12 @@ func (e *Embedder) Close() error {
 	return errors.Join(e.b.Close(), e.eng.Close(), e.rt.Close())
 }
 
-// executable is the running binary's path with links resolved ("" if unknown).
-func executable() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
+// padID is the tokenizer's pad id, which the engine pads batches with.
+func padID(tok *tokenizer.Tokenizer) int64 {
+	// The WordPiece tokenizer predates PadID: BERT's [PAD] is 0.
+	if p, ok := any(tok).(interface{ PadID() int64 }); ok {
+		return p.PadID()
 	}
-	if r, err := filepath.EvalSymlinks(exe); err == nil {
-		return r
-	}
-	return exe
+	return 0
 }
+

@@ -72,7 +72,13 @@ func GoldenFile(t testing.TB) string {
 // LoadGolden reads every line of the golden file (at least 200).
 func LoadGolden(t testing.TB) []Golden {
 	t.Helper()
-	path := GoldenFile(t)
+	return LoadGoldenFile(t, GoldenFile(t), 200)
+}
+
+// LoadGoldenFile reads every line of a golden file in the same format
+// (gzipped JSON lines), failing the test when it has fewer than min lines.
+func LoadGoldenFile(t testing.TB, path string, min int) []Golden {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("golden vectors: %v", err)
@@ -95,8 +101,8 @@ func LoadGolden(t testing.TB) []Golden {
 	if err := sc.Err(); err != nil {
 		t.Fatalf("golden vectors %s: %v", path, err)
 	}
-	if len(lines) < 200 {
-		t.Fatalf("golden vectors %s: %d lines, want >= 200", path, len(lines))
+	if len(lines) < min {
+		t.Fatalf("golden vectors %s: %d lines, want >= %d", path, len(lines), min)
 	}
 	return lines
 }
