@@ -168,19 +168,19 @@ func findModelDir(explicit string, getenv func(string) string, exe string, sysRo
 // LocateRuntimeLibrary is FindRuntimeLibrary with the process environment
 // and executable.
 func LocateRuntimeLibrary() (string, error) {
-	return FindRuntimeLibrary(os.Getenv, executable())
+	return FindRuntimeLibrary(os.Getenv, Executable())
 }
 
 // LocateModelDir is FindModelDir with the process environment and
 // executable.
 func LocateModelDir(explicit string) (string, error) {
-	return FindModelDir(explicit, os.Getenv, executable())
+	return FindModelDir(explicit, os.Getenv, Executable())
 }
 
-// executable returns the running executable's path with symbolic links
+// Executable returns the running executable's path with symbolic links
 // resolved, so that a link in a bin/ folder finds the real installation;
 // "" when unknown.
-func executable() string {
+func Executable() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
