@@ -68,9 +68,11 @@ type Manifest struct {
 	// DefaultVariant is the variant used when none is asked for. Optional
 	// in the file: it defaults to "fp32".
 	DefaultVariant string `json:"default_variant,omitempty"`
-	// Artifacts lists every file of the model with its checksum and the
-	// registry artifact it comes from (scripts/fetch_artifacts.py installs
-	// them).
+	// Artifacts lists the model's files with their checksums and, for
+	// models installed by set-up, the registry artifact each comes from
+	// (scripts/fetch_artifacts.py installs them). Optional: a model folder
+	// put together by hand may list its files without a source, or none.
+	// When it lists any, the tokenizer and every variant must be listed.
 	Artifacts []Artifact `json:"artifacts"`
 
 	// Dir is the folder the manifest was loaded from (absolute).
@@ -89,21 +91,27 @@ type Inputs struct {
 	TokenTypeIDs string `json:"token_type_ids,omitempty"`
 }
 
-// Artifact is one file of a model and the registry artifact it is
-// extracted from.
+// Artifact is one file of a model with its checksum and, for the models
+// set-up installs, the registry artifact it is extracted from. A model
+// folder a user puts together lists its files without a source (or not at
+// all: then nothing is checksummed).
 type Artifact struct {
 	// File is the installed file name, relative to the model folder.
 	File string `json:"file"`
 	// SHA256 is the hex SHA-256 of File.
 	SHA256 string `json:"sha256"`
 	// Maven is the Maven coordinate group:artifact:version of the jar
-	// holding the file.
-	Maven string `json:"maven"`
+	// holding the file; empty for a file that is not installed from a jar
+	// (then JarSHA256 and Entry are empty too).
+	Maven string `json:"maven,omitempty"`
 	// JarSHA256 is the hex SHA-256 of that jar.
-	JarSHA256 string `json:"jar_sha256"`
+	JarSHA256 string `json:"jar_sha256,omitempty"`
 	// Entry is the file's path inside the jar.
-	Entry string `json:"entry"`
+	Entry string `json:"entry,omitempty"`
 }
+
+// FromRegistry says whether set-up installs the file from a registry jar.
+func (a Artifact) FromRegistry() bool { return a.Maven != "" }
 
 // manifestJSON is the wire form; fields that must be present are pointers.
 type manifestJSON struct {
@@ -220,9 +228,6 @@ func (m *Manifest) validate() error {
 	if _, ok := m.Variants[m.DefaultVariant]; len(m.Variants) > 0 && !ok {
 		bad("default_variant", "%q is not one of the variants %v", m.DefaultVariant, m.VariantNames())
 	}
-	if len(m.Artifacts) == 0 {
-		bad("artifacts", "missing (every model file with its SHA-256 and source)")
-	}
 	listed := map[string]bool{}
 	for i, a := range m.Artifacts {
 		f := fmt.Sprintf("artifacts[%d]", i)
@@ -233,10 +238,13 @@ func (m *Manifest) validate() error {
 		}
 		listed[a.File] = true
 		if !sha256Re.MatchString(a.SHA256) {
-			bad(f+".sha256", "%q is not 64 lower-case hex digits", a.SHA256)
+			bad(f+".sha256", "%q is not 64 lower-case hex digits (sha256sum FILE)", a.SHA256)
+		}
+		if !a.FromRegistry() && a.JarSHA256 == "" && a.Entry == "" {
+			continue // a local file: checksum only
 		}
 		if !mavenRe.MatchString(a.Maven) {
-			bad(f+".maven", "%q is not a Maven coordinate group:artifact:version", a.Maven)
+			bad(f+".maven", "%q is not a Maven coordinate group:artifact:version (or leave maven, jar_sha256 and entry out for a file that is not installed from a jar)", a.Maven)
 		}
 		if !sha256Re.MatchString(a.JarSHA256) {
 			bad(f+".jar_sha256", "%q is not 64 lower-case hex digits", a.JarSHA256)

