@@ -210,7 +210,6 @@ func (s *session) processBundle(ctx context.Context, id string, req *fnpb.Proces
 				names = p.fullNames()
 			}
 			s.observer.BundleDone(names, stats.rowsIn, time.Since(start), kind)
-			s.observer.Counters(counters.Values())
 		}
 	}()
 	p, urls, err := s.plans.get(ctx, s.control, s.registry, req.GetProcessBundleDescriptorId())

@@ -65,8 +65,6 @@ type Observer interface {
 	// failed, the kind of failure (ErrSetup, ErrFunction, ErrDecode, ErrData,
 	// ErrInternal); "" on success.
 	BundleDone(functions []string, rowsIn int64, took time.Duration, errKind string)
-	// Counters reports the user counters a bundle's functions added.
-	Counters(values []fn.CounterValue)
 }
 
 // Failure kinds reported to Observer.BundleDone.

@@ -448,10 +448,9 @@ type bundleEvent struct {
 	rows      int64
 	took      time.Duration
 	kind      string
-	counters  []fn.CounterValue
 }
 
-// recordingObserver records BundleDone and the Counters that follow it.
+// recordingObserver records BundleDone.
 // The tests run one bundle at a time.
 type recordingObserver struct {
 	mu     sync.Mutex
@@ -462,15 +461,6 @@ func (o *recordingObserver) BundleDone(functions []string, rows int64, took time
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.events = append(o.events, bundleEvent{functions: functions, rows: rows, took: took, kind: kind})
-}
-
-func (o *recordingObserver) Counters(values []fn.CounterValue) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.events) == 0 {
-		panic("Counters before BundleDone")
-	}
-	o.events[len(o.events)-1].counters = values
 }
 
 // next returns the only event recorded since the previous call.
@@ -486,7 +476,7 @@ func (o *recordingObserver) next(t *testing.T, seen *int) bundleEvent {
 }
 
 // The Observer hears about every bundle — its functions, rows, failure
-// kind and counters — before Flink gets the response.
+// kind — before Flink gets the response.
 func TestObserverSeesEveryBundle(t *testing.T) {
 	r := newFakeRunner(t)
 	scalarDescriptor(t, r, "d1")
@@ -500,12 +490,12 @@ func TestObserverSeesEveryBundle(t *testing.T) {
 	startWorkerOpts(t, r, Options{Registry: limitsRegistry(t, newGate()), Observer: obs})
 	seen := 0
 	chained := []string{"flinkfn.test.label", "flinkfn.test.twice"}
-	check := func(name string, wantFns []string, wantRows int64, wantKind string, wantCounters []fn.CounterValue) {
+	check := func(name string, wantFns []string, wantRows int64, wantKind string) {
 		t.Helper()
 		ev := obs.next(t, &seen)
-		if !slices.Equal(ev.functions, wantFns) || ev.rows != wantRows || ev.kind != wantKind || !slices.Equal(ev.counters, wantCounters) {
-			t.Errorf("%s: BundleDone(%q, %d rows, kind %q) + Counters(%v), want (%q, %d, %q) + %v",
-				name, ev.functions, ev.rows, ev.kind, ev.counters, wantFns, wantRows, wantKind, wantCounters)
+		if !slices.Equal(ev.functions, wantFns) || ev.rows != wantRows || ev.kind != wantKind {
+			t.Errorf("%s: BundleDone(%q, %d rows, kind %q), want (%q, %d, %q)",
+				name, ev.functions, ev.rows, ev.kind, wantFns, wantRows, wantKind)
 		}
 		if ev.took <= 0 {
 			t.Errorf("%s: duration %v", name, ev.took)
@@ -518,38 +508,34 @@ func TestObserverSeesEveryBundle(t *testing.T) {
 	if resp := r.AwaitResponse(t); resp.GetError() != "" {
 		t.Fatal(resp.GetError())
 	}
-	check("success", chained, 3, "", nil)
+	check("success", chained, 3, "")
 
 	r.Requests <- bundleRequest("counted", "count")
 	r.SendData(inputData("counted", fakeflink.EncodeStrings(t, "a", "b", "c", "d"), true))
 	if resp := r.AwaitResponse(t); resp.GetError() != "" {
 		t.Fatal(resp.GetError())
 	}
-	check("counters", []string{"flinkfn.limits.count"}, 4, "", []fn.CounterValue{
-		{CounterKey: fn.CounterKey{Function: "myfn", Name: "batches"}, Value: 1},
-		{CounterKey: fn.CounterKey{Function: "myfn", Name: "texts_embedded"}, Value: 4},
-		{CounterKey: fn.CounterKey{Function: "other", Name: "rows"}, Value: 4},
-	})
+	check("counters", []string{"flinkfn.limits.count"}, 4, "")
 
 	r.Requests <- bundleRequest("boom", "d1")
 	r.SendData(inputData("boom", encodeRows(t, inTypes, []fn.Value{fn.Int(1), fn.Str("a")}, []fn.Value{fn.Int(2), fn.Str("boom")}), true))
 	if resp := r.AwaitResponse(t); !strings.Contains(resp.GetError(), "boom requested") {
 		t.Fatalf("response %v", resp)
 	}
-	check("function failure", chained, 2, ErrFunction, nil)
+	check("function failure", chained, 2, ErrFunction)
 
 	r.Requests <- bundleRequest("setup", "bad")
 	if resp := r.AwaitResponse(t); !strings.Contains(resp.GetError(), "unknown function no.such.fn") {
 		t.Fatalf("response %v", resp)
 	}
-	check("setup failure", nil, 0, ErrSetup, nil)
+	check("setup failure", nil, 0, ErrSetup)
 
 	r.Requests <- bundleRequest("decode", "d1")
 	r.SendData(inputData("decode", []byte{0x05, 0x01}, true)) // says 5 bytes, has 1
 	if resp := r.AwaitResponse(t); !strings.Contains(resp.GetError(), "malformed input element") {
 		t.Fatalf("response %v", resp)
 	}
-	check("decode failure", chained, 0, ErrDecode, nil)
+	check("decode failure", chained, 0, ErrDecode)
 
 	// Last: the data stream breaks under a bundle waiting for input.
 	r.Requests <- bundleRequest("data", "d1")

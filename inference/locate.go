@@ -240,3 +240,49 @@ func abs(p string) string {
 	}
 	return p
 }
+
+// FindModelDirByName returns the folder of the installed model called name:
+// $FLINKFN_HOME/models/<name>, <folder of exe>/../models/<name>, then the
+// system folders. It is how a template's "model" is found.
+func FindModelDirByName(name string, getenv func(string) string, exe string) (string, error) {
+	return findModelDirByName(name, getenv, exe, systemModelRoots())
+}
+
+func findModelDirByName(name string, getenv func(string) string, exe string, sysRoots []string) (string, error) {
+	if !nameRe.MatchString(name) {
+		return "", fmt.Errorf("%q is not a model name (a folder name under models/, e.g. %s)", name, DefaultModelName)
+	}
+	nf := &NotFoundError{
+		What: "model " + name,
+		Hint: "install it: `make setup` installs the models this project ships; a model you bring goes in a folder models/" + name +
+			" with its " + ManifestFile + " (see inference/README.md; `flinkfn models check DIR` checks it). `flinkfn models` lists what is installed",
+	}
+	return search(nf, getenv, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
+}
+
+// ModelRoots lists the folders whose subfolders are installed models, in
+// the order FindModelDirByName searches them (existing ones only).
+func ModelRoots(getenv func(string) string, exe string) []string {
+	return modelRoots(getenv, exe, systemModelRoots())
+}
+
+func modelRoots(getenv func(string) string, exe string, sysRoots []string) []string {
+	var cands, out []string
+	if h := getenv(EnvHome); h != "" {
+		cands = append(cands, filepath.Join(h, "models"))
+	}
+	if exe != "" {
+		cands = append(cands, filepath.Join(filepath.Dir(exe), "..", "models"))
+	}
+	cands = append(cands, sysRoots...)
+	seen := map[string]bool{}
+	for _, c := range cands {
+		c = abs(filepath.Clean(c))
+		if st, err := os.Stat(c); err != nil || !st.IsDir() || seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	return out
+}

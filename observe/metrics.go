@@ -70,13 +70,13 @@ type Metrics struct {
 	bundleSeconds prometheus.Histogram
 	errors        *prometheus.CounterVec
 
-	inferenceSeconds  prometheus.Histogram
-	batchRows         prometheus.Histogram
-	batchTokens       prometheus.Histogram
-	batchRealTokens   prometheus.Counter
-	batchPaddedTokens prometheus.Counter
-	queueTokens       prometheus.Gauge
-	batches           prometheus.Counter
+	inferenceSeconds  *prometheus.HistogramVec
+	batchRows         *prometheus.HistogramVec
+	batchTokens       *prometheus.HistogramVec
+	batchRealTokens   *prometheus.CounterVec
+	batchPaddedTokens *prometheus.CounterVec
+	queueTokens       *prometheus.GaugeVec
+	batches           *prometheus.CounterVec
 
 	textsEmbedded  *prometheus.CounterVec
 	textsTruncated *prometheus.CounterVec
@@ -93,8 +93,6 @@ type Metrics struct {
 
 	memory *memoryCollector
 }
-
-var _ batcher.Observer = (*Metrics)(nil)
 
 // New returns a Metrics with every flinkfn metric registered on a fresh
 // registry, plus the Go runtime and process collectors.
@@ -120,46 +118,46 @@ func New() *Metrics {
 			Help: "Errors, by kind (setup, function, decode, data, internal, refused, model).",
 		}, []string{"kind"}),
 
-		inferenceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		inferenceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flinkfn_inference_seconds",
 			Help:    "Time one model batch took to run (failed batches included), in seconds.",
 			Buckets: inferenceBuckets(),
-		}),
-		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"model"}),
+		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flinkfn_batch_rows",
 			Help:    "Rows (sequences) per model batch.",
 			Buckets: rowBuckets(),
-		}),
-		batchTokens: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"model"}),
+		batchTokens: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flinkfn_batch_tokens",
 			Help:    "Padded tokens (rows x longest sequence) per model batch.",
 			Buckets: tokenBuckets(),
-		}),
-		batchRealTokens: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"model"}),
+		batchRealTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_batch_real_tokens_total",
 			Help: "Real (unpadded) tokens sent to the model, summed over batches.",
-		}),
-		batchPaddedTokens: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"model"}),
+		batchPaddedTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_batch_padded_tokens_total",
 			Help: "Padded tokens (rows x longest sequence) sent to the model, summed over batches.",
-		}),
-		queueTokens: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"model"}),
+		queueTokens: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flinkfn_queue_tokens",
 			Help: "Tokens waiting in the batcher queue when the last batch finished.",
-		}),
-		batches: prometheus.NewCounter(prometheus.CounterOpts{
+		}, []string{"model"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_batches_total",
 			Help: "Model batches run, failed ones included.",
-		}),
+		}, []string{"model"}),
 
 		textsEmbedded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_texts_embedded_total",
-			Help: "Texts embedded, by Python function (full name).",
-		}, []string{"function"}),
+			Help: "Texts embedded, by Python function (full name) and model.",
+		}, []string{"function", "model"}),
 		textsTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_texts_truncated_total",
-			Help: "Texts truncated to the model's maximum sequence length before embedding, by Python function (full name).",
-		}, []string{"function"}),
+			Help: "Texts truncated to the model's maximum sequence length before embedding, by Python function (full name) and model.",
+		}, []string{"function", "model"}),
 
 		modelLoads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_model_loads_total",
@@ -266,26 +264,49 @@ func (m *Metrics) Error(kind string) {
 	m.errors.WithLabelValues(kind).Inc()
 }
 
-// BatchDone implements batcher.Observer: it records one model batch, and
-// counts a "model" error when err is not nil.
-func (m *Metrics) BatchDone(rows, paddedTokens, realTokens int, queueDepthTokens int, took time.Duration, err error) {
-	m.batches.Inc()
-	m.inferenceSeconds.Observe(took.Seconds())
-	m.batchRows.Observe(nonNeg(rows))
-	m.batchTokens.Observe(nonNeg(paddedTokens))
-	m.batchPaddedTokens.Add(nonNeg(paddedTokens))
-	m.batchRealTokens.Add(nonNeg(realTokens))
-	m.queueTokens.Set(float64(queueDepthTokens))
-	if err != nil {
-		m.Error(ErrModel)
+// Batches returns the batcher.Observer of one model's batcher: its
+// batches are labelled with the model's name.
+func (m *Metrics) Batches(model string) batcher.Observer {
+	return modelBatches{
+		inference: m.inferenceSeconds.WithLabelValues(model),
+		rows:      m.batchRows.WithLabelValues(model),
+		tokens:    m.batchTokens.WithLabelValues(model),
+		padded:    m.batchPaddedTokens.WithLabelValues(model),
+		real:      m.batchRealTokens.WithLabelValues(model),
+		queue:     m.queueTokens.WithLabelValues(model),
+		batches:   m.batches.WithLabelValues(model),
+		m:         m,
 	}
 }
 
-// TextsEmbedded counts texts embedded for a function, and how many of them
-// were truncated.
-func (m *Metrics) TextsEmbedded(function string, texts, truncated int) {
-	m.textsEmbedded.WithLabelValues(function).Add(nonNeg(texts))
-	m.textsTruncated.WithLabelValues(function).Add(nonNeg(truncated))
+type modelBatches struct {
+	inference, rows, tokens prometheus.Observer
+	padded, real, batches   prometheus.Counter
+	queue                   prometheus.Gauge
+	m                       *Metrics
+}
+
+// BatchDone records one model batch, and counts a "model" error when err
+// is not nil.
+func (b modelBatches) BatchDone(rows, paddedTokens, realTokens int, queueDepthTokens int, took time.Duration, err error) {
+	b.batches.Inc()
+	b.inference.Observe(took.Seconds())
+	b.rows.Observe(nonNeg(rows))
+	b.tokens.Observe(nonNeg(paddedTokens))
+	b.padded.Add(nonNeg(paddedTokens))
+	b.real.Add(nonNeg(realTokens))
+	b.queue.Set(float64(queueDepthTokens))
+	if err != nil {
+		b.m.Error(ErrModel)
+	}
+}
+
+// TextsEmbedded counts texts a function embedded with a model, and how
+// many of them were truncated. The function label is its full Python name,
+// as in flinkfn_rows_total.
+func (m *Metrics) TextsEmbedded(function, model string, texts, truncated int) {
+	m.textsEmbedded.WithLabelValues(function, model).Add(nonNeg(texts))
+	m.textsTruncated.WithLabelValues(function, model).Add(nonNeg(truncated))
 }
 
 // ModelLoaded records a completed model load: its duration and the model's

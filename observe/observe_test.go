@@ -84,12 +84,12 @@ func TestMetrics(t *testing.T) {
 	m.Error("")
 
 	// Inference.
-	m.BatchDone(4, 64, 50, 1000, 5*time.Millisecond, nil)
-	m.BatchDone(200, 40000, 30000, 0, 3*time.Second, nil)
-	m.BatchDone(1, 16, 16, 7, time.Millisecond, errors.New("boom"))
+	m.Batches("minilm").BatchDone(4, 64, 50, 1000, 5*time.Millisecond, nil)
+	m.Batches("minilm").BatchDone(200, 40000, 30000, 0, 3*time.Second, nil)
+	m.Batches("minilm").BatchDone(1, 16, 16, 7, time.Millisecond, errors.New("boom"))
 
-	m.TextsEmbedded(fnA, 30, 2)
-	m.TextsEmbedded(fnA, 5, 0)
+	m.TextsEmbedded(fnA, "minilm", 30, 2)
+	m.TextsEmbedded(fnA, "minilm", 5, 0)
 	m.ModelLoaded("e5-small", "int8", 1500*time.Millisecond, 130<<20)
 	m.ModelLoaded("e5-small", "int8", 500*time.Millisecond, 120<<20)
 
@@ -120,25 +120,25 @@ func TestMetrics(t *testing.T) {
 		want(t, got, `flinkfn_errors_total{kind="`+k+`"}`, 0)
 	}
 
-	want(t, got, "flinkfn_batches_total", 3)
-	want(t, got, "flinkfn_inference_seconds_count", 3)
-	want(t, got, `flinkfn_inference_seconds_bucket{le="0.001"}`, 1)
-	want(t, got, "flinkfn_batch_rows_count", 3)
-	want(t, got, `flinkfn_batch_rows_bucket{le="1"}`, 1)
-	want(t, got, `flinkfn_batch_rows_bucket{le="4"}`, 2)
-	want(t, got, `flinkfn_batch_rows_bucket{le="128"}`, 2)
-	want(t, got, `flinkfn_batch_rows_bucket{le="256"}`, 3)
-	want(t, got, "flinkfn_batch_rows_sum", 205)
-	want(t, got, "flinkfn_batch_tokens_count", 3)
-	want(t, got, `flinkfn_batch_tokens_bucket{le="16"}`, 1)
-	want(t, got, `flinkfn_batch_tokens_bucket{le="32768"}`, 2)
-	want(t, got, `flinkfn_batch_tokens_bucket{le="65536"}`, 3)
-	want(t, got, "flinkfn_batch_padded_tokens_total", 40080)
-	want(t, got, "flinkfn_batch_real_tokens_total", 30066)
-	want(t, got, "flinkfn_queue_tokens", 7)
+	want(t, got, `flinkfn_batches_total{model="minilm"}`, 3)
+	want(t, got, `flinkfn_inference_seconds_count{model="minilm"}`, 3)
+	want(t, got, `flinkfn_inference_seconds_bucket{le="0.001",model="minilm"}`, 1)
+	want(t, got, `flinkfn_batch_rows_count{model="minilm"}`, 3)
+	want(t, got, `flinkfn_batch_rows_bucket{le="1",model="minilm"}`, 1)
+	want(t, got, `flinkfn_batch_rows_bucket{le="4",model="minilm"}`, 2)
+	want(t, got, `flinkfn_batch_rows_bucket{le="128",model="minilm"}`, 2)
+	want(t, got, `flinkfn_batch_rows_bucket{le="256",model="minilm"}`, 3)
+	want(t, got, `flinkfn_batch_rows_sum{model="minilm"}`, 205)
+	want(t, got, `flinkfn_batch_tokens_count{model="minilm"}`, 3)
+	want(t, got, `flinkfn_batch_tokens_bucket{le="16",model="minilm"}`, 1)
+	want(t, got, `flinkfn_batch_tokens_bucket{le="32768",model="minilm"}`, 2)
+	want(t, got, `flinkfn_batch_tokens_bucket{le="65536",model="minilm"}`, 3)
+	want(t, got, `flinkfn_batch_padded_tokens_total{model="minilm"}`, 40080)
+	want(t, got, `flinkfn_batch_real_tokens_total{model="minilm"}`, 30066)
+	want(t, got, `flinkfn_queue_tokens{model="minilm"}`, 7)
 
-	want(t, got, `flinkfn_texts_embedded_total{function="`+fnA+`"}`, 35)
-	want(t, got, `flinkfn_texts_truncated_total{function="`+fnA+`"}`, 2)
+	want(t, got, `flinkfn_texts_embedded_total{function="`+fnA+`",model="minilm"}`, 35)
+	want(t, got, `flinkfn_texts_truncated_total{function="`+fnA+`",model="minilm"}`, 2)
 
 	mv := `{model="e5-small",variant="int8"}`
 	want(t, got, "flinkfn_model_loads_total"+mv, 2)
@@ -164,8 +164,8 @@ func TestMetrics(t *testing.T) {
 func TestMetricsLint(t *testing.T) {
 	m := New()
 	m.BundleDone([]string{fnA}, 1, time.Millisecond, "function")
-	m.BatchDone(1, 16, 16, 0, time.Millisecond, nil)
-	m.TextsEmbedded(fnA, 1, 0)
+	m.Batches("minilm").BatchDone(1, 16, 16, 0, time.Millisecond, nil)
+	m.TextsEmbedded(fnA, "minilm", 1, 0)
 	m.ModelLoaded("m", "v", time.Second, 1)
 	m.SessionRefused("r")
 	m.WatchMemory(func() MemoryState { return MemoryState{Reserved: map[string]int64{"model": 1}} })
@@ -254,8 +254,8 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for range 100 {
 				m.BundleDone([]string{fnA}, 1, time.Millisecond, "")
-				m.BatchDone(1, 16, 10, i, time.Millisecond, nil)
-				m.TextsEmbedded(fnA, 1, 0)
+				m.Batches("minilm").BatchDone(1, 16, 10, i, time.Millisecond, nil)
+				m.TextsEmbedded(fnA, "minilm", 1, 0)
 				m.SessionStarted()
 				m.SessionEnded()
 			}
@@ -271,7 +271,7 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	got := scrape(t, m)
 	want(t, got, `flinkfn_rows_total{function="`+fnA+`"}`, 800)
-	want(t, got, "flinkfn_batches_total", 800)
+	want(t, got, `flinkfn_batches_total{model="minilm"}`, 800)
 	want(t, got, "flinkfn_sessions_active", 0)
 }
 

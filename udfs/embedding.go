@@ -2,53 +2,61 @@ package udfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/inference/modelset"
 )
 
-// Embedder turns texts into vectors. One Embedder (one model, one batcher)
-// serves every function and every bundle of the process.
-type Embedder interface {
-	// Embed returns one vector per text, in order.
-	Embed(ctx context.Context, texts []string) ([][]float32, error)
+// Models are the process's embedding models, keyed by name: a
+// *modelset.Set, built and loaded by the process that serves the functions.
+type Models interface {
+	// Acquire returns the named model ("" is the default), loading it if
+	// needed; the caller releases the handle when done with it.
+	Acquire(ctx context.Context, name string) (*modelset.Handle, error)
 }
 
-// TruncationCounter is implemented by embedders that can say how many of
-// the texts were cut to the model's maximum sequence length.
-type TruncationCounter interface {
-	EmbedCounted(ctx context.Context, texts []string) (vecs [][]float32, truncated int, err error)
+// Observer receives the embedding functions' statistics, by function (its
+// full Python name, as the harness labels bundles and rows) and model.
+type Observer interface {
+	TextsEmbedded(function, model string, texts, truncated int)
 }
 
-// EmbedderSource returns the process's embedder, loading it on first use.
-// Functions call it when they first evaluate a batch, so a job that uses
-// no embedding function never loads a model.
-type EmbedderSource func(ctx context.Context) (Embedder, error)
+// EmbeddingOptions configures the embedding functions.
+type EmbeddingOptions struct {
+	// Models gives each function its model (the template's "model", else
+	// the default), acquired when the worker plans an operator that calls
+	// the function: a job that calls none loads no model.
+	Models Models
+	// Templates add one function each (ah_embed, txn_embed, ...).
+	Templates []*Template
+	// Observer, optional.
+	Observer Observer
+}
 
 // EmbedModule is the Python module of the plain text embedding function.
 const EmbedModule = "udfs.embed_udf"
 
 var arrayOfFloat = fn.ArrayOf(fn.Simple(fn.FLOAT))
 
-// Embeddings returns embed(text) and one function per template (ah_embed,
-// txn_embed, ...), all backed by src.
-func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
+// Embeddings returns embed(text) and one function per template.
+func Embeddings(o EmbeddingOptions) []fn.Function {
+	embed := embedding{o: o, full: EmbedModule + ".embed", short: "embed",
+		render: func(r []fn.Value) (string, bool, error) {
+			if r[0].IsNull() {
+				return "", false, nil
+			}
+			return r[0].AsString(), true, nil
+		}}
 	out := []fn.Function{{
 		Module: EmbedModule, Name: "embed", Kind: fn.Scalar,
 		Doc:    "sentence embedding of the text (ARRAY<FLOAT>); NULL gives NULL",
 		Params: []fn.Param{{Name: "text", Accepts: fn.OneOf(fn.CHAR, fn.VARCHAR)}},
 		Result: fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
-		EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
-			return embedRows(ctx, src, "udfs.embed_udf.embed", "embed", rows, out, func(r []fn.Value) (string, bool, error) {
-				if r[0].IsNull() {
-					return "", false, nil
-				}
-				return r[0].AsString(), true, nil
-			})
-		},
+		Open:   embed.open,
 	}}
-	for _, t := range templates {
-		t := t
+	for _, t := range o.Templates {
 		params := make([]fn.Param, len(t.Columns))
 		for i, c := range t.Columns {
 			params[i] = t.templateParam(c)
@@ -62,29 +70,56 @@ func Embeddings(src EmbedderSource, templates []*Template) []fn.Function {
 		} else {
 			doc += " (ARRAY<FLOAT>)"
 		}
-		full := t.Module + "." + t.Name
+		if t.Model != "" {
+			doc += "; model " + t.Model
+		}
+		e := embedding{o: o, model: t.Model, full: t.Module + "." + t.Name, short: t.Name, render: t.Render}
 		out = append(out, fn.Function{
 			Module: t.Module, Name: t.Name, Kind: fn.Scalar,
 			Doc:        doc,
 			Params:     params,
 			Result:     fn.Returns(fn.ArrayOfFloat(), &arrayOfFloat),
 			ArityError: t.arityError,
-			EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
-				return embedRows(ctx, src, full, t.Name, rows, out, t.Render)
-			},
+			Open:       e.open,
 		})
 	}
 	return out
 }
 
+// embedding is one embedding function: how it renders a row and which
+// model embeds the text.
+type embedding struct {
+	o           EmbeddingOptions
+	model       string // "" is the default model
+	full, short string // full Python name, and the name in Flink's user metrics
+	render      func([]fn.Value) (string, bool, error)
+}
+
+// open acquires the function's model for an operator; the harness releases
+// it when the session ends.
+func (e embedding) open(ctx context.Context) (fn.Opened, error) {
+	if e.o.Models == nil {
+		return fn.Opened{}, errors.New("no embedding models in this process")
+	}
+	h, err := e.o.Models.Acquire(ctx, e.model)
+	if err != nil {
+		return fn.Opened{}, fmt.Errorf("load the embedding model: %w", err)
+	}
+	return fn.Opened{
+		EvalBatch: func(ctx context.Context, rows [][]fn.Value, out []fn.Value) error {
+			return e.embedRows(ctx, h, rows, out)
+		},
+		Close: h.Release,
+	}, nil
+}
+
 // embedRows renders every row to a text (or NULL), embeds the texts in one
 // call and writes one result per row.
-func embedRows(ctx context.Context, src EmbedderSource, name, short string, rows [][]fn.Value, out []fn.Value,
-	render func([]fn.Value) (string, bool, error)) error {
+func (e embedding) embedRows(ctx context.Context, m *modelset.Handle, rows [][]fn.Value, out []fn.Value) error {
 	texts := make([]string, 0, len(rows))
 	idx := make([]int, 0, len(rows))
 	for r, row := range rows {
-		text, ok, err := render(row)
+		text, ok, err := e.render(row)
 		if err != nil {
 			return &fn.RowError{Row: r, Err: err}
 		}
@@ -97,25 +132,18 @@ func embedRows(ctx context.Context, src EmbedderSource, name, short string, rows
 	if len(texts) == 0 {
 		return nil
 	}
-	e, err := src(ctx)
+	vecs, truncated, err := m.EmbedCounted(ctx, texts)
 	if err != nil {
-		return fmt.Errorf("%s: load the embedding model: %w", name, err)
+		return fmt.Errorf("embed %d texts with model %s: %w", len(texts), m.Name(), err)
 	}
-	var vecs [][]float32
-	truncated := 0
-	if tc, ok := e.(TruncationCounter); ok {
-		vecs, truncated, err = tc.EmbedCounted(ctx, texts)
-	} else {
-		vecs, err = e.Embed(ctx, texts)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: embed %d texts: %w", name, len(texts), err)
+	if len(vecs) != len(texts) {
+		return fmt.Errorf("model %s returned %d vectors for %d texts", m.Name(), len(vecs), len(texts))
 	}
 	// Flink user metrics (flinkfn.<function>.texts_embedded / texts_truncated).
-	fn.AddCounter(ctx, short, "texts_embedded", int64(len(texts)))
-	fn.AddCounter(ctx, short, "texts_truncated", int64(truncated))
-	if len(vecs) != len(texts) {
-		return fmt.Errorf("%s: embedder returned %d vectors for %d texts", name, len(vecs), len(texts))
+	fn.AddCounter(ctx, e.short, "texts_embedded", int64(len(texts)))
+	fn.AddCounter(ctx, e.short, "texts_truncated", int64(truncated))
+	if e.o.Observer != nil {
+		e.o.Observer.TextsEmbedded(e.full, m.Name(), len(texts), truncated)
 	}
 	total := 0
 	for _, v := range vecs {

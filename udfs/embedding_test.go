@@ -3,11 +3,14 @@ package udfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/inference/modelset"
 	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
@@ -167,60 +170,159 @@ func TestTemplateErrors(t *testing.T) {
 	}
 }
 
-type fakeEmbedder struct {
+type fakeModel struct {
+	mu    sync.Mutex
 	calls [][]string
 	err   error
 }
 
-func (f *fakeEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+func (f *fakeModel) EmbedCounted(_ context.Context, texts []string) ([][]float32, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, append([]string(nil), texts...))
 	if f.err != nil {
-		return nil, f.err
+		return nil, 0, f.err
 	}
 	out := make([][]float32, len(texts))
+	truncated := 0
 	for i, s := range texts {
 		out[i] = []float32{float32(len(s)), float32(i)}
+		if len(s) > 10 {
+			truncated++
+		}
 	}
-	return out, nil
+	return out, truncated, nil
+}
+
+func (f *fakeModel) Close() error { return nil }
+
+// fakeModels is a model set of fake models; a name missing from models
+// fails to load.
+func fakeModels(t *testing.T, models map[string]*fakeModel, names ...string) (*modelset.Set, map[string]int) {
+	t.Helper()
+	var mu sync.Mutex
+	loads := map[string]int{}
+	s, err := modelset.New(modelset.Options{Names: names, Open: func(_ context.Context, name string) (modelset.Loaded, error) {
+		mu.Lock()
+		loads[name]++
+		mu.Unlock()
+		m, ok := models[name]
+		if !ok {
+			return modelset.Loaded{}, errors.New("no model here")
+		}
+		return modelset.Loaded{Model: m}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, loads
+}
+
+type textsSeen struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (o *textsSeen) TextsEmbedded(function, model string, texts, truncated int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, fmt.Sprintf("%s/%s:%d/%d", function, model, texts, truncated))
+}
+
+func findFn(t *testing.T, fs []fn.Function, name string) *fn.Function {
+	t.Helper()
+	for i := range fs {
+		if fs[i].Name == name {
+			return &fs[i]
+		}
+	}
+	t.Fatalf("no function %s", name)
+	return nil
 }
 
 func TestEmbedRowsKeepsOrderAndNulls(t *testing.T) {
-	fe := &fakeEmbedder{}
-	loads := 0
-	src := func(context.Context) (Embedder, error) { loads++; return fe, nil }
+	fm := &fakeModel{}
+	models, loads := fakeModels(t, map[string]*fakeModel{"minilm": fm}, "minilm")
 	ts, _ := LoadTemplates(func(string) string { return "" })
-	fs := Embeddings(src, ts)
-	var embed *fn.Function
-	for i := range fs {
-		if fs[i].Name == "embed" {
-			embed = &fs[i]
-		}
+	seen := &textsSeen{}
+	embed := findFn(t, Embeddings(EmbeddingOptions{Models: models, Templates: ts, Observer: seen}), "embed")
+	if embed.EvalBatch != nil || embed.Eval != nil {
+		t.Fatal("embed evaluates without being opened")
 	}
-	rows := [][]fn.Value{{fn.Str("abc")}, {fn.Null()}, {fn.Str("")}, {fn.Str("hello")}}
-	out := make([]fn.Value, len(rows))
-	if err := embed.EvalBatch(context.Background(), rows, out); err != nil {
+	o, err := embed.Open(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(fe.calls) != 1 || strings.Join(fe.calls[0], ",") != "abc,,hello" {
-		t.Fatalf("calls %q", fe.calls)
+	defer o.Close()
+	rows := [][]fn.Value{{fn.Str("abc")}, {fn.Null()}, {fn.Str("")}, {fn.Str("hello world!")}}
+	out := make([]fn.Value, len(rows))
+	if err := o.EvalBatch(context.Background(), rows, out); err != nil {
+		t.Fatal(err)
+	}
+	if len(fm.calls) != 1 || strings.Join(fm.calls[0], ",") != "abc,,hello world!" {
+		t.Fatalf("calls %q", fm.calls)
 	}
 	if !out[1].IsNull() || out[0].Elems()[0].AsFloat32() != 3 || out[2].Elems()[0].AsFloat32() != 0 || out[3].Elems()[1].AsFloat32() != 2 {
 		t.Fatalf("out %v", out)
 	}
-	// All NULL: no model load at all.
-	fe.calls = nil
-	loads = 0
-	if err := embed.EvalBatch(context.Background(), [][]fn.Value{{fn.Null()}}, out[:1]); err != nil || loads != 0 || len(fe.calls) != 0 {
-		t.Fatalf("all-null batch: err=%v loads=%d calls=%d", err, loads, len(fe.calls))
+	if strings.Join(seen.got, " ") != "udfs.embed_udf.embed/minilm:3/1" {
+		t.Fatalf("observer saw %q", seen.got)
 	}
-	fe.err = errors.New("boom")
-	err := embed.EvalBatch(context.Background(), rows, out)
-	if err == nil || !strings.Contains(err.Error(), "udfs.embed_udf.embed: embed 3 texts: boom") {
+	// All NULL: nothing to embed.
+	fm.calls = nil
+	if err := o.EvalBatch(context.Background(), [][]fn.Value{{fn.Null()}}, out[:1]); err != nil || len(fm.calls) != 0 || !out[0].IsNull() {
+		t.Fatalf("all-null batch: err=%v calls=%d out=%v", err, len(fm.calls), out[0])
+	}
+	fm.err = errors.New("boom")
+	err = o.EvalBatch(context.Background(), rows, out)
+	if err == nil || !strings.Contains(err.Error(), "embed 3 texts with model minilm: boom") {
 		t.Fatalf("error %v", err)
 	}
-	src2 := func(context.Context) (Embedder, error) { return nil, errors.New("no model here") }
-	err = Embeddings(src2, nil)[0].EvalBatch(context.Background(), rows, out)
-	if err == nil || !strings.Contains(err.Error(), "load the embedding model: no model here") {
-		t.Fatalf("load error %v", err)
+	if loads["minilm"] != 1 {
+		t.Fatalf("loads %v", loads)
+	}
+}
+
+func TestTemplateNamesItsModel(t *testing.T) {
+	minilm, bge := &fakeModel{}, &fakeModel{}
+	models, loads := fakeModels(t, map[string]*fakeModel{"minilm": minilm, "bge-small-en-v1.5": bge}, "minilm", "bge-small-en-v1.5", "broken")
+	ts, err := ParseTemplates([]byte(`{
+		"doc_embed": {"columns": ["title"], "parts": ["Title: {title}"], "model": "bge-small-en-v1.5"},
+		"bad_embed": {"columns": ["title"], "parts": ["{title}"], "model": "broken"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := &textsSeen{}
+	fs := Embeddings(EmbeddingOptions{Models: models, Templates: ts, Observer: seen})
+	doc := findFn(t, fs, "doc_embed")
+	if !strings.Contains(doc.Doc, "model bge-small-en-v1.5") {
+		t.Errorf("doc %q does not name the model", doc.Doc)
+	}
+	o, err := doc.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]fn.Value, 1)
+	if err := o.EvalBatch(context.Background(), [][]fn.Value{{fn.Str("x")}}, out); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	if len(bge.calls) != 1 || bge.calls[0][0] != "Title: x" || len(minilm.calls) != 0 {
+		t.Fatalf("bge calls %q, minilm calls %q", bge.calls, minilm.calls)
+	}
+	if loads["minilm"] != 0 {
+		t.Fatalf("the default model loaded for a function that does not use it: %v", loads)
+	}
+	if strings.Join(seen.got, " ") != "udfs.doc_embed_udf.doc_embed/bge-small-en-v1.5:1/0" {
+		t.Fatalf("observer saw %q", seen.got)
+	}
+	_, err = findFn(t, fs, "bad_embed").Open(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "load the embedding model: model broken: no model here") {
+		t.Fatalf("open error %v", err)
+	}
+	if _, err := ParseTemplates([]byte(`{"x": {"columns": ["a"], "parts": ["{a}"], "model": "../etc"}}`)); err == nil ||
+		!strings.Contains(err.Error(), "is not a model name") {
+		t.Fatalf("bad model name: %v", err)
 	}
 }

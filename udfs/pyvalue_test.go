@@ -227,7 +227,7 @@ func TestTemplateModuleAndSource(t *testing.T) {
 	if got[1].Module != "jobs.team.embeddings" || got[1].Source != p+" (FLINKFN_TEMPLATES)" {
 		t.Errorf("%+v", got[1])
 	}
-	fs := Embeddings(nil, got)
+	fs := Embeddings(EmbeddingOptions{Templates: got})
 	if fs[2].FullName() != "jobs.team.embeddings.mine" {
 		t.Errorf("function %s", fs[2].FullName())
 	}
@@ -247,7 +247,7 @@ func TestTemplateArityMismatchSaysTheFix(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ah *fn.Function
-	for _, f := range Embeddings(nil, builtin) {
+	for _, f := range Embeddings(EmbeddingOptions{Templates: builtin}) {
 		if f.Name == "ah_embed" {
 			ah = &f
 		}
@@ -296,7 +296,7 @@ func TestTemplateArityMismatchSaysTheFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := Embeddings(nil, own)[1]
+	f := Embeddings(EmbeddingOptions{Templates: own})[1]
 	msg = f.CheckArgs([]*fn.Type{&str, nil, &dec}).Error()
 	for _, want := range []string{"from " + p + " (FLINKFN_TEMPLATES), with 2 columns (a, b)", "(STRING, ?, DECIMAL(12, 2))",
 		`edit the entry "ah_embed" of that file`} {

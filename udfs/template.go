@@ -40,6 +40,10 @@ type Template struct {
 	// NullLiteral, when non-nil, is the text of a NULL value (the "null"
 	// policy {"literal": ...}); nil is the "skip" policy.
 	NullLiteral *string
+	// Model names the model that embeds the rendered text (a folder name
+	// under models/, e.g. "bge-small-en-v1.5"); "" is the process's
+	// default model.
+	Model string
 	// Source names the file the template came from, for messages: the
 	// FLINKFN_TEMPLATES path or the built-in file.
 	Source string
@@ -74,6 +78,7 @@ type templateJSON struct {
 	Parts     []string        `json:"parts"`
 	Values    string          `json:"values"`
 	Null      json.RawMessage `json:"null"`
+	Model     string          `json:"model"`
 }
 
 // LoadTemplates reads the template file named by FLINKFN_TEMPLATES, or the
@@ -104,7 +109,7 @@ func LoadTemplates(getenv func(string) string) ([]*Template, error) {
 }
 
 // ParseTemplates parses a template file: a JSON object from function name
-// to {module?, doc?, columns, separator?, parts, values?, null?}. Sorted by
+// to {module?, doc?, columns, separator?, parts, values?, null?, model?}. Sorted by
 // name.
 func ParseTemplates(data []byte) ([]*Template, error) {
 	var raw map[string]templateJSON
@@ -139,7 +144,11 @@ func newTemplate(name string, j templateJSON) (*Template, error) {
 	if len(j.Parts) == 0 {
 		return nil, fmt.Errorf("template %s: no parts", name)
 	}
-	t := &Template{Name: name, Module: j.Module, Doc: j.Doc, Columns: j.Columns, Separator: j.Separator}
+	t := &Template{Name: name, Module: j.Module, Doc: j.Doc, Columns: j.Columns, Separator: j.Separator, Model: j.Model}
+	if t.Model != "" && !isModelName(t.Model) {
+		return nil, fmt.Errorf("template %s: \"model\": %q is not a model name; write the name of an installed model (its folder under models/, listed by `flinkfn models`), e.g. \"all-MiniLM-L6-v2\", or leave \"model\" out for the default model",
+			name, t.Model)
+	}
 	if t.Module == "" {
 		t.Module = "udfs." + name + "_udf"
 	} else if !isModule(t.Module) {
@@ -214,6 +223,21 @@ func parseNullPolicy(raw json.RawMessage) (*string, error) {
 		return nil, fmt.Errorf("cannot use %s; %s", raw, fix)
 	}
 	return obj.Literal, nil
+}
+
+// isModelName reports whether s can name a model folder (the rule of
+// inference's manifest names).
+func isModelName(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '_' || r == '.' || r == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // isModule reports whether s is a dotted Python module path.

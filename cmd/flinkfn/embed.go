@@ -10,18 +10,20 @@ import (
 	"log/slog"
 	"strconv"
 
+	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/embedder"
 )
 
-const embedUsage = `Usage: flinkfn embed [--model DIR] [--int8 | --variant NAME] [--batch N] < texts
+const embedUsage = `Usage: flinkfn embed [--model NAME|DIR] [--int8 | --variant NAME] [--batch N] < texts
 
 Reads one text per line on stdin (a trailing "\r" is dropped, an empty line
 is the empty text) and writes one JSON array of floats per line on stdout:
 the same vector the embedding functions give in a Flink job.
 
-  --model DIR      model folder with manifest.json (default: FLINKFN_MODEL_DIR,
-                   else the model installed next to this binary; see inference/README.md)
+  --model NAME|DIR an installed model's name (see flinkfn models) or a model folder
+                   with manifest.json (default: FLINKFN_MODEL_DIR, else FLINKFN_MODEL,
+                   else all-MiniLM-L6-v2; see inference/README.md)
   --int8           use the quantised variant (same as --variant int8)
   --variant NAME   a variant of the model's manifest (default: fp32)
   --batch N        lines per request to the batcher (default 256)
@@ -61,7 +63,11 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	if *maxRows < 0 || *maxTokens < 0 {
 		return exitError{code: 2, msg: "flinkfn embed: --max-batch-rows and --max-batch-tokens must not be negative"}
 	}
-	e, err := embedder.Open(embedder.Config{ModelDir: *model, Variant: *variant, Getenv: getenv, Logger: quietLogger(stderr),
+	dir, err := modelDir(*model, getenv)
+	if err != nil {
+		return err
+	}
+	e, err := embedder.Open(embedder.Config{ModelDir: dir, Variant: *variant, Getenv: getenv, Logger: quietLogger(stderr),
 		Batcher: batcher.Options{MaxBatchRows: *maxRows, MaxBatchTokens: *maxTokens}})
 	if err != nil {
 		return err
@@ -139,4 +145,14 @@ func appendJSONFloats(b []byte, v []float32) []byte {
 // is info and stays out of a tool's stderr unless FLINKFN_LOG_LEVEL says so).
 func quietLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// modelDir is the folder of --model NAME|DIR ("" leaves the lookup to the
+// embedder: FLINKFN_MODEL_DIR, FLINKFN_MODEL, the default model).
+func modelDir(ref string, getenv func(string) string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	spec := resolveModel(ref, getenv, inference.Executable())
+	return spec.dir, spec.err
 }

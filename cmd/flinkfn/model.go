@@ -2,129 +2,213 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/inference"
+	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/embedder"
+	"github.com/flinkfn/flinkfn/inference/modelset"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
+	"github.com/flinkfn/flinkfn/udfs"
 )
 
-// model loads the embedding model once, warms it, measures its footprint
-// (the process's peak RSS across load and warm-up above its RSS before)
-// and reserves that
-// from the memory budget. The pool loads it at start; a PROCESS-mode
-// worker on the first bundle that needs it. A failure is remembered: every
-// later Get returns it instead of reloading per bundle.
-type model struct {
-	cfg    embedder.Config
-	budget *memory.Budget // nil: no accounting
-	// reserve takes the footprint from budget; nil means budget.Reserve
-	// (refuse when it does not fit: a pool). A PROCESS-mode worker passes
-	// its memory policy (warn and go on, or refuse).
-	reserve func(memory.Kind, string, int64) (*memory.Reservation, error)
-	metrics *observe.Metrics
-	log     *slog.Logger
-	getenv  func(string) string
+// modelOptions says which models the process serves and how it accounts
+// for them.
+type modelOptions struct {
+	// Default is the default model: a folder, a model name, or ""
+	// (FLINKFN_MODEL_DIR, FLINKFN_MODEL, else all-MiniLM-L6-v2).
+	Default string
+	// Variant applies to every model ("": each manifest's default, or
+	// FLINKFN_MODEL_VARIANT).
+	Variant string
+	// Extra are more models to serve (names or folders), besides the
+	// default and those the templates name.
+	Extra     []string
+	Templates []*udfs.Template
+	// Budget, when not nil, gets each model's footprint reserved.
+	Budget *memory.Budget
+	// Reserve takes a footprint from Budget; nil means Budget.Reserve,
+	// refusing what does not fit (a pool). A PROCESS-mode worker passes its
+	// memory policy (warn and go on, or refuse).
+	Reserve func(memory.Kind, string, int64) (*memory.Reservation, error)
+	Metrics *observe.Metrics // nil: none
+	Batcher batcher.Options
+	Log     *slog.Logger
+	Getenv  func(string) string
+}
 
-	mu        sync.Mutex
-	e         *embedder.Embedder
+// modelSpec is one model of the set: its folder, or why it has none.
+type modelSpec struct {
+	name, dir string
 	err       error
-	done      bool
-	res       *memory.Reservation
-	footprint int64
 }
 
-func newModel(cfg embedder.Config, budget *memory.Budget, metrics *observe.Metrics, log *slog.Logger, getenv func(string) string) *model {
-	if metrics != nil {
-		cfg.Batcher.Observer = metrics
+// newModelSet resolves every model's folder and returns the set whose
+// loads open, warm up, measure and reserve each model (see openModel). A
+// model that cannot be found is an error when it is first acquired, not
+// before: a job that does not call its functions runs.
+func newModelSet(o modelOptions) (*modelset.Set, error) {
+	specs := resolveModels(o)
+	names := make([]string, len(specs))
+	byName := make(map[string]modelSpec, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+		byName[s.name] = s
 	}
-	return &model{cfg: cfg, budget: budget, metrics: metrics, log: log, getenv: getenv}
+	return modelset.New(modelset.Options{
+		Names: names, Default: names[0], Logger: o.Log,
+		Open: func(ctx context.Context, name string) (modelset.Loaded, error) {
+			return openModel(ctx, o, byName[name])
+		},
+	})
 }
 
-// Get returns the shared embedder, loading it on the first call.
-func (m *model) Get(ctx context.Context) (*embedder.Embedder, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.done {
-		m.done = true
-		m.e, m.err = m.load(ctx)
-		if m.err != nil && m.metrics != nil {
-			m.metrics.Error("model")
+// resolveModels lists the set's models, the default first, each once.
+func resolveModels(o modelOptions) []modelSpec {
+	exe := inference.Executable()
+	var specs []modelSpec
+	add := func(s modelSpec) {
+		for _, have := range specs {
+			if have.name == s.name {
+				return
+			}
 		}
+		specs = append(specs, s)
 	}
-	return m.e, m.err
-}
-
-// Loaded reports whether the model is loaded and ready.
-func (m *model) Loaded() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	// The default model.
 	switch {
-	case m.e != nil:
-		return nil
-	case m.err != nil:
-		return m.err
+	case o.Default == "":
+		dir, err := inference.FindModelDir("", o.Getenv, exe)
+		name := o.Getenv(inference.EnvModel)
+		if name == "" {
+			name = inference.DefaultModelName
+		}
+		add(specFromDir(name, dir, err))
+	default:
+		add(resolveModel(o.Default, o.Getenv, exe))
 	}
-	return errors.New("the embedding model is loading")
+	for _, m := range o.Extra {
+		add(resolveModel(m, o.Getenv, exe))
+	}
+	for _, t := range o.Templates {
+		if t.Model == "" {
+			continue
+		}
+		s := resolveModel(t.Model, o.Getenv, exe)
+		if s.err != nil {
+			s.err = fmt.Errorf("template %s (%s) names model %q: %w", t.Name, t.Source, t.Model, s.err)
+		}
+		add(s)
+	}
+	return specs
 }
 
-func (m *model) load(ctx context.Context) (*embedder.Embedder, error) {
-	if err := memory.ResetPeakRSS(); err != nil {
-		m.log.Warn("the model's footprint is measured against the process's peak RSS since it started", "err", err)
+// resolveModel finds a model given as a folder (a path, or an existing
+// folder) or as a name (an installed model).
+func resolveModel(ref string, getenv func(string) string, exe string) modelSpec {
+	if strings.ContainsRune(ref, os.PathSeparator) || isDir(ref) {
+		dir, err := inference.FindModelDir(ref, getenv, exe)
+		return specFromDir(filepath.Base(filepath.Clean(ref)), dir, err)
 	}
-	before, _ := memory.RSS()
-	start := time.Now()
-	e, err := embedder.Open(m.cfg)
+	dir, err := inference.FindModelDirByName(ref, getenv, exe)
+	return specFromDir(ref, dir, err)
+}
+
+// specFromDir names a found folder by its manifest (the name its metrics
+// and templates use); fallback names a folder that was not found.
+func specFromDir(fallback, dir string, err error) modelSpec {
 	if err != nil {
-		return nil, err
+		return modelSpec{name: fallback, err: err}
 	}
-	if err := warmUp(ctx, e); err != nil {
-		e.Close()
-		return nil, fmt.Errorf("warm up %s: %w", e.Describe(), err)
-	}
-	took := time.Since(start)
-	peak, err := memory.PeakRSS()
+	m, err := inference.LoadManifest(dir)
 	if err != nil {
-		peak, _ = memory.RSS()
+		return modelSpec{name: fallback, dir: dir, err: err}
 	}
-	m.footprint = max(peak-before, 0)
+	return modelSpec{name: m.Name, dir: dir}
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// openModel loads one model, warms it up, measures its footprint (the
+// process's peak RSS across load and warm-up above its RSS before) and
+// reserves that from the budget.
+func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Loaded, error) {
+	if spec.err != nil {
+		return modelset.Loaded{}, spec.err
+	}
+	cfg := embedder.Config{ModelDir: spec.dir, Variant: o.Variant, Getenv: o.Getenv, Logger: o.Log, Batcher: o.Batcher}
+	if o.Metrics != nil {
+		cfg.Batcher.Observer = o.Metrics.Batches(spec.name)
+	}
+	e, footprint, took, err := loadMeasured(ctx, cfg, o.Log)
+	if err != nil {
+		if o.Metrics != nil {
+			o.Metrics.Error(observe.ErrModel)
+		}
+		return modelset.Loaded{}, err
+	}
 	name := e.Model() + "/" + e.Variant()
-	if m.budget != nil {
-		reserve := m.reserve
+	l := modelset.Loaded{Model: e}
+	if o.Budget != nil {
+		reserve := o.Reserve
 		if reserve == nil {
 			reserve = func(k memory.Kind, name string, n int64) (*memory.Reservation, error) {
-				r, err := m.budget.Reserve(k, name, n)
+				r, err := o.Budget.Reserve(k, name, n)
 				if err != nil {
 					return nil, fmt.Errorf("%w. Give the pool more memory (--memory-limit, or its container's limit); `flinkfn plan --mode pool --measure` computes the settings", err)
 				}
 				return r, nil
 			}
 		}
-		res, err := reserve(memory.KindModel, name, m.footprint)
+		res, err := reserve(memory.KindModel, name, footprint)
 		if err != nil {
 			e.Close()
-			return nil, err
+			return modelset.Loaded{}, err
 		}
-		m.res = res
-		if lim, ok := memory.GoLimit(m.getenv, m.budget.Limit(), m.budget.Snapshot().Reserved[memory.KindModel]); ok {
-			m.log.Info("Go memory limit set from the budget", "gomemlimit", lim)
+		l.Release = res.Release
+		if lim, ok := memory.GoLimit(o.Getenv, o.Budget.Limit(), o.Budget.Snapshot().Reserved[memory.KindModel]); ok {
+			o.Log.Info("Go memory limit set from the budget", "gomemlimit", lim)
 		}
 	}
-	if m.metrics != nil {
-		m.metrics.ModelLoaded(e.Model(), e.Variant(), took, m.footprint)
+	if o.Metrics != nil {
+		o.Metrics.ModelLoaded(e.Model(), e.Variant(), took, footprint)
 	}
-	m.log.Info("embedding model ready", "model", name, "load_and_warmup", took.Round(time.Millisecond),
-		"footprint", memory.MiB(m.footprint))
-	return e, nil
+	o.Log.Info("embedding model ready", "model", name, "load_and_warmup", took.Round(time.Millisecond),
+		"footprint", memory.MiB(footprint))
+	return l, nil
+}
+
+// loadMeasured opens the model and runs its worst batch; footprint is the
+// process's peak RSS across both above its RSS before.
+func loadMeasured(ctx context.Context, cfg embedder.Config, log *slog.Logger) (e *embedder.Embedder, footprint int64, took time.Duration, err error) {
+	if err := memory.ResetPeakRSS(); err != nil {
+		log.Warn("the model's footprint is measured against the process's peak RSS since it started", "err", err)
+	}
+	before, _ := memory.RSS()
+	start := time.Now()
+	e, err = embedder.Open(cfg)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := warmUp(ctx, e); err != nil {
+		e.Close()
+		return nil, 0, 0, fmt.Errorf("warm up %s: %w", e.Describe(), err)
+	}
+	took = time.Since(start)
+	peak, err := memory.PeakRSS()
+	if err != nil {
+		peak, _ = memory.RSS()
+	}
+	return e, max(peak-before, 0), took, nil
 }
 
 // warmUp runs the batch that needs the most memory (as many sequences of
@@ -142,51 +226,10 @@ func warmUp(ctx context.Context, e *embedder.Embedder) error {
 	return err
 }
 
-// Close releases the model and its reservation.
-func (m *model) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.done = true
-	if m.err == nil {
-		m.err = errors.New("the embedding model is closed")
-	}
-	if m.res != nil {
-		m.res.Release()
-		m.res = nil
-	}
-	if m.e == nil {
-		return nil
-	}
-	e := m.e
-	m.e = nil
-	return e.Close()
-}
-
-// harnessObserver feeds the harness's bundle events and user counters into
-// the Prometheus metrics.
+// harnessObserver feeds the harness's bundle events into the Prometheus
+// metrics.
 type harnessObserver struct{ m *observe.Metrics }
 
 func (h harnessObserver) BundleDone(functions []string, rowsIn int64, took time.Duration, errKind string) {
 	h.m.BundleDone(functions, rowsIn, took, errKind)
-}
-
-func (h harnessObserver) Counters(values []fn.CounterValue) {
-	type tt struct{ texts, truncated int }
-	per := map[string]*tt{}
-	for _, v := range values {
-		t := per[v.Function]
-		if t == nil {
-			t = &tt{}
-			per[v.Function] = t
-		}
-		switch v.Name {
-		case "texts_embedded":
-			t.texts += int(v.Value)
-		case "texts_truncated":
-			t.truncated += int(v.Value)
-		}
-	}
-	for f, t := range per {
-		h.m.TextsEmbedded(f, t.texts, t.truncated)
-	}
 }

@@ -7,60 +7,113 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flinkfn/flinkfn/inference/embedder"
 	"github.com/flinkfn/flinkfn/internal/testfix"
 	"github.com/flinkfn/flinkfn/memory"
+	"github.com/flinkfn/flinkfn/udfs"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func TestModelLoadsOnceAndRemembersFailure(t *testing.T) {
+func TestModelSetRemembersALoadFailure(t *testing.T) {
 	ctx := context.Background()
 	none := func(string) string { return "" }
-	bad := newModel(embedder.Config{Getenv: none, ModelDir: "/nonexistent/model", RuntimeLib: "/nonexistent/lib.so"}, nil, nil, quietLog(), none)
-	_, err1 := bad.Get(ctx)
-	_, err2 := bad.Get(ctx)
-	if err1 == nil || err1 != err2 {
-		t.Fatalf("errors %v / %v: want the same remembered error", err1, err2)
-	}
-	if bad.Loaded() == nil {
-		t.Fatal("loaded after failure")
-	}
-
-	env := testfix.HomeEnv(t)
-	budget := memory.NewBudget(0, "none")
-	m := newModel(embedder.Config{Getenv: env}, budget, nil, quietLog(), env)
-	if m.Loaded() == nil {
-		t.Fatal("loaded before first use")
-	}
-	a, err := m.Get(ctx)
+	set, err := newModelSet(modelOptions{Default: "/nonexistent/model", Getenv: none, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := m.Get(ctx)
-	if a != b || m.Loaded() != nil {
-		t.Fatal("not shared")
+	defer set.Close()
+	_, err1 := set.Acquire(ctx, "")
+	_, err2 := set.Acquire(ctx, "model")
+	if err1 == nil || err2 == nil || err1.Error() != err2.Error() || !strings.Contains(err1.Error(), "/nonexistent/model") {
+		t.Fatalf("errors %v / %v: want the same remembered error naming the folder", err1, err2)
 	}
-	if got := budget.Snapshot().Reserved[memory.KindModel]; got <= 0 || got != m.footprint {
-		t.Fatalf("model reservation %d, footprint %d", got, m.footprint)
+	if set.Ready() == nil {
+		t.Fatal("ready after a failed load")
 	}
-	if err := m.Close(); err != nil {
+}
+
+func TestModelSetSharesAndReservesEachModel(t *testing.T) {
+	ctx := context.Background()
+	env := testfix.HomeEnv(t)
+	templates, err := udfs.ParseTemplates([]byte(`{"doc_embed": {"columns": ["t"], "parts": ["{t}"], "model": "bge-small-en-v1.5"}}`))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Get(ctx); err == nil {
-		t.Fatal("Get after Close succeeded")
+	budget := memory.NewBudget(0, "none")
+	set, err := newModelSet(modelOptions{Templates: templates, Budget: budget, Getenv: env, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if got := strings.Join(set.Names(), ","); got != "all-MiniLM-L6-v2,bge-small-en-v1.5" {
+		t.Fatalf("names %s", got)
+	}
+	a, err := set.Acquire(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := set.Acquire(ctx, "all-MiniLM-L6-v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Model != b.Model {
+		t.Fatal("the default model is loaded twice")
+	}
+	one := budget.Snapshot().Reserved[memory.KindModel]
+	if one <= 0 {
+		t.Fatalf("model reservation %d", one)
+	}
+	c, err := set.Acquire(ctx, "bge-small-en-v1.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := budget.Snapshot().Reserved[memory.KindModel]
+	if two <= one {
+		t.Fatalf("reserved %d after the second model, %d after the first", two, one)
+	}
+	vecs, _, err := c.EmbedCounted(ctx, []string{"hello"})
+	if err != nil || len(vecs[0]) != 384 {
+		t.Fatalf("bge: %v, %d dims", err, len(vecs[0]))
+	}
+	a.Release()
+	b.Release()
+	set.Close()
+	if got := budget.Snapshot().Reserved[memory.KindModel]; got != two-one {
+		t.Fatalf("after Close with bge still held: reserved %d, want %d", got, two-one)
+	}
+	c.Release()
 	if got := budget.Snapshot().Reserved[memory.KindModel]; got != 0 {
-		t.Fatalf("model reservation %d after Close, want 0", got)
+		t.Fatalf("reserved %d after the last release, want 0", got)
+	}
+}
+
+func TestTemplateWithAMissingModelSaysWhatToDo(t *testing.T) {
+	env := testfix.HomeEnv(t)
+	templates, err := udfs.ParseTemplates([]byte(`{"doc_embed": {"columns": ["t"], "parts": ["{t}"], "model": "no-such-model"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := newModelSet(modelOptions{Templates: templates, Getenv: env, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	_, err = set.Acquire(context.Background(), "no-such-model")
+	for _, want := range []string{"template doc_embed", `names model "no-such-model"`, "model no-such-model not found", "flinkfn models"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
 	}
 }
 
 func TestModelOverBudgetIsRefusedWithTheNumbers(t *testing.T) {
 	env := testfix.HomeEnv(t)
 	budget := memory.NewBudget(32<<20, "test limit")
-	m := newModel(embedder.Config{Getenv: env}, budget, nil, quietLog(), env)
-	defer m.Close()
-	_, err := m.Get(context.Background())
+	set, err := newModelSet(modelOptions{Budget: budget, Getenv: env, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	_, err = set.Acquire(context.Background(), "")
 	if err == nil {
 		t.Fatal("a 32 MiB budget admitted the model")
 	}

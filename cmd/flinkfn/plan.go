@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/flinkfn/flinkfn/flinkconf"
+	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/embedder"
 )
 
@@ -82,17 +83,24 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *measure {
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-		m := newModel(embedder.Config{ModelDir: *model, Logger: quiet}, nil, nil, quiet, os.Getenv)
-		e, err := m.Get(ctx)
+		dir := ""
+		if *model != "" {
+			spec := resolveModel(*model, os.Getenv, inference.Executable())
+			if spec.err != nil {
+				return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", spec.err)}
+			}
+			dir = spec.dir
+		}
+		e, measured, _, err := loadMeasured(ctx, embedder.Config{ModelDir: dir, Logger: quiet}, quiet)
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
 		}
 		fp, err := flinkconf.MeasureModel(e.Dir())
-		m.Close()
+		e.Close()
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
 		}
-		*footprint = strconv.FormatInt(m.footprint, 10)
+		*footprint = strconv.FormatInt(measured, 10)
 		in.Model = &fp
 	}
 	if *footprint != "" {

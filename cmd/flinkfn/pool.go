@@ -8,21 +8,22 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 
-	"github.com/flinkfn/flinkfn/inference/embedder"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 	"github.com/flinkfn/flinkfn/pool"
+	"github.com/flinkfn/flinkfn/udfs"
 )
 
-const poolUsage = `Usage: flinkfn pool [--listen ADDR] [--http ADDR] [--flink-conf PATH] [--memory-limit SIZE] [--model DIR] [--int8]
+const poolUsage = `Usage: flinkfn pool [--listen ADDR] [--http ADDR] [--flink-conf PATH] [--memory-limit SIZE] [--model NAME|DIR]... [--int8]
 
 Runs the worker pool: one long-running process per TaskManager that loads
-the embedding model once, warms it and serves Beam's
+each embedding model once, warms it and serves Beam's
 BeamFnExternalWorkerPool. Point the TaskManager's workers at it with
 FLINKFN_POOL=ADDR in the TaskManager's environment (python.executable stays
 this binary; the process Flink starts becomes a thin shim), or with Flink's
@@ -37,8 +38,10 @@ python.loopback-server.address.
                            else the cgroup memory limit, else none)
   --framework-memory SIZE  override the framework memory (reserved once)
   --buffer-memory SIZE     override the buffer memory (reserved per session)
-  --model DIR              model folder (default: as the worker finds it)
-  --int8 | --variant NAME  model variant (default fp32)
+  --model NAME|DIR         the default model: an installed model's name or a model folder
+                           (default: as the worker finds it, all-MiniLM-L6-v2); repeat it to
+                           load more models. The models the templates name load too.
+  --int8 | --variant NAME  model variant of every model (default: each manifest's default)
   --drain-timeout DUR      on SIGTERM, how long in-flight bundles may finish (default 30s)
   --log-level LEVEL        debug, info, warn, error (default info)
 
@@ -56,7 +59,8 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	limit := fs.String("memory-limit", "", "memory budget")
 	framework := fs.String("framework-memory", "", "framework memory")
 	buffer := fs.String("buffer-memory", "", "buffer memory per session")
-	modelDir := fs.String("model", "", "model folder")
+	var modelRefs stringList
+	fs.Var(&modelRefs, "model", "model name or folder (repeatable)")
 	int8 := fs.Bool("int8", false, "quantised variant")
 	variant := fs.String("variant", "", "model variant")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "drain timeout")
@@ -71,6 +75,9 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		return exitError{code: 2, msg: fmt.Sprintf("flinkfn pool: unexpected argument %q", fs.Arg(0))}
 	}
 	if *int8 {
+		if *variant != "" && *variant != "int8" {
+			return exitError{code: 2, msg: "flinkfn pool: --int8 and --variant " + *variant + " disagree"}
+		}
 		*variant = "int8"
 	}
 	var level slog.Level
@@ -106,26 +113,33 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return 0
 	}))
-	emb := newModel(embedder.Config{ModelDir: *modelDir, Variant: *variant, Getenv: getenv, Logger: log}, budget, metrics, log, getenv)
-	defer func() {
-		if err := emb.Close(); err != nil {
-			log.Warn("close the embedding model", "err", err)
-		}
-	}()
+	templates, err := udfs.LoadTemplates(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	mo := modelOptions{Variant: *variant, Templates: templates, Budget: budget, Metrics: metrics, Log: log, Getenv: getenv}
+	if len(modelRefs) > 0 {
+		mo.Default, mo.Extra = modelRefs[0], modelRefs[1:]
+	}
+	models, err := newModelSet(mo)
+	if err != nil {
+		return fail(err)
+	}
+	defer models.Close()
 
-	// Health first: /healthz answers and /readyz says why not while the
-	// model loads.
+	// Health first: /healthz answers, and /readyz says at once why not
+	// while the models load.
 	readyCh := make(chan struct{})
 	ready := func() error {
-		select {
-		case <-readyCh:
-			return emb.Loaded()
-		default:
-		}
-		if err := emb.Loaded(); err != nil {
+		if err := models.Ready(); err != nil {
 			return err
 		}
-		return errors.New("starting the worker pool service")
+		select {
+		case <-readyCh:
+			return nil
+		default:
+			return errors.New("starting the worker pool service")
+		}
 	}
 	if *httpAddr != "" && *httpAddr != "off" {
 		hs, err := observe.Serve(context.WithoutCancel(ctx), *httpAddr, metrics, ready, log)
@@ -141,10 +155,13 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		return fail(err)
 	}
 	defer fw.Release()
-	if _, err := emb.Get(ctx); err != nil {
+	if err := models.Preload(models.Names()...); err != nil {
 		return fail(err)
 	}
-	reg, err := newRegistry(getenv, emb)
+	if err := models.Wait(ctx); err != nil {
+		return fail(err)
+	}
+	reg, err := newRegistry(models, templates, metrics)
 	if err != nil {
 		return fail(err)
 	}
@@ -166,7 +183,7 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	go func() { stopped <- g.Serve(lis) }()
 	close(readyCh)
 	metrics.SetReady(true)
-	log.Info("flinkfn pool ready", "version", version, "listen", *listen, "functions", len(reg.Functions()),
+	log.Info("flinkfn pool ready", "version", version, "listen", *listen, "functions", len(reg.Functions()), "models", models.Names(),
 		"memory_free", budget.Free(), "sessions_that_fit", sessionsThatFit(budget, set.Buffer))
 
 	select {
@@ -195,4 +212,17 @@ func sessionsThatFit(b *memory.Budget, buffer int64) int64 {
 		return -1
 	}
 	return b.Free() / buffer
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, v)
+	return nil
 }

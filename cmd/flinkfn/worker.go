@@ -13,10 +13,10 @@ import (
 
 	"github.com/flinkfn/flinkfn/flinkconf"
 	"github.com/flinkfn/flinkfn/fnharness"
-	"github.com/flinkfn/flinkfn/inference/embedder"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 	"github.com/flinkfn/flinkfn/pool"
+	"github.com/flinkfn/flinkfn/udfs"
 )
 
 // bootLogName is the file Flink reads into its exception when the worker
@@ -125,13 +125,18 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 
 	metrics := observe.New()
 	metrics.WatchMemory(memoryState(budget, func() int64 { return in.InUse() + out.InUse() }))
-	emb := newModel(embedder.Config{Getenv: getenv, Logger: log}, budget, metrics, log, getenv)
-	emb.reserve = reserve
-	defer func() {
-		if err := emb.Close(); err != nil {
-			log.Warn("close the embedding model", "err", err)
-		}
-	}()
+	templates, err := udfs.LoadTemplates(getenv)
+	if err != nil {
+		return fail(err)
+	}
+	// Models load when an operator that calls an embedding function is
+	// planned (fnharness opens the function), not before.
+	models, err := newModelSet(modelOptions{Templates: templates, Budget: budget, Reserve: reserve,
+		Metrics: metrics, Log: log, Getenv: getenv})
+	if err != nil {
+		return fail(err)
+	}
+	defer models.Close()
 	if addr := getenv("FLINKFN_HTTP"); addr != "" {
 		metrics.SetReady(true)
 		srv, err := observe.Serve(ctx, addr, metrics, nil, log)
@@ -142,7 +147,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 			log.Info("metrics endpoint", "addr", srv.Addr())
 		}
 	}
-	reg, err := newRegistry(getenv, emb)
+	reg, err := newRegistry(models, templates, metrics)
 	if err != nil {
 		return fail(err)
 	}

@@ -231,4 +231,3 @@ func padID(tok *tokenizer.Tokenizer) int64 {
 	}
 	return 0
 }
-

@@ -83,6 +83,7 @@ class PoolTest {
     static final String ACTIVE = "flinkfn_sessions_active";
     static final String REFUSED_MEMORY = "flinkfn_sessions_refused_total{reason=\"memory\"}";
     static final String AH_ROWS = "flinkfn_rows_total{function=\"udfs.ah_embed_udf.ah_embed\"}";
+    static final String AH_TEXTS = "flinkfn_texts_embedded_total{function=\"udfs.ah_embed_udf.ah_embed\",model=\"all-MiniLM-L6-v2\"}";
     static final String TXN_ROWS = "flinkfn_rows_total{function=\"udfs.txn_embed_udf.txn_embed\"}";
     static final String[] PRINTED = {"flinkfn_model_loads_total", "flinkfn_model_footprint_bytes", "flinkfn_sessions_",
         "flinkfn_rows_total", "flinkfn_texts_embedded_total", "flinkfn_memory_reserved_bytes", "flinkfn_memory_limit_bytes"};
@@ -498,8 +499,7 @@ class PoolTest {
         long nonNull = rows.stream().filter(r -> r.getField(1) != null).count();
         assertThat(nonNull).isEqualTo(AH_ROWS_IN.size());
         Map<String, Double> after = pool.metrics();
-        double poolTexts = after.getOrDefault("flinkfn_texts_embedded_total{function=\"ah_embed\"}", 0.0)
-                - before.getOrDefault("flinkfn_texts_embedded_total{function=\"ah_embed\"}", 0.0);
+        double poolTexts = after.getOrDefault(AH_TEXTS, 0.0) - before.getOrDefault(AH_TEXTS, 0.0);
 
         // The job's metrics by group (identifiers can collide: long operator names are truncated).
         Map<String, String> flinkfn = new TreeMap<>();
@@ -534,7 +534,7 @@ class PoolTest {
                 }
             }
         }
-        System.out.println("flinkUserMetrics: " + nonNull + " non-NULL rows; pool flinkfn_texts_embedded_total{function=\"ah_embed\"} "
+        System.out.println("flinkUserMetrics: " + nonNull + " non-NULL rows; pool " + AH_TEXTS + " "
                 + "delta " + poolTexts + "; Flink metrics of the job containing 'flinkfn' (" + flinkfn.size() + " of " + all + "):");
         flinkfn.forEach((k, v) -> System.out.println("  " + k + " = " + v));
         if (flinkfn.isEmpty()) {
@@ -542,6 +542,8 @@ class PoolTest {
         }
         assertThat(counters).as("texts_embedded counters (one per subtask that embedded)").isGreaterThan(0);
         assertThat(embedded).as("sum of <operator>.flinkfn.ah_embed.texts_embedded over the subtasks").isEqualTo(nonNull);
+        // The pool's series joins flinkfn_rows_total's on the function's full name.
+        assertThat(poolTexts).as(AH_TEXTS + " delta").isEqualTo((double) nonNull);
     }
 
     // ------------------------------------------------------------------------------------------------
