@@ -17,10 +17,11 @@ sentence-transformers users load through LangChain4j and transformers.js.
 
 The tokenization is sentence-transformers' for this model (its
 sentence_bert_config.json: max_seq_length 512, do_lower_case true):
-str(text).strip(), lower-cased, truncated to 512 ids including [CLS] and
-[SEP]. The script asserts that lower-casing first changes no ids (the
-tokenizer's BertNormalizer lower-cases anyway), so flinkfn, which does not
-lower-case before its tokenizer, gives the same ids.
+the text as it is (sentence-transformers 6 does not strip it), lower-cased,
+truncated to 512 ids including [CLS] and [SEP]. The script asserts that
+lower-casing first and stripping change no ids (the tokenizer's
+BertNormalizer lower-cases and drops outer whitespace anyway), so flinkfn,
+which does neither before its tokenizer, gives the same ids.
 
     make setup      # installs .cache/models/bge-small-en-v1.5
     make ref-venv   # .cache/ref-venv: onnxruntime, tokenizers, numpy
@@ -79,10 +80,10 @@ def main():
     truncated = 0
     with gzip.GzipFile(args.out, "wb", mtime=0) as gz, io.TextIOWrapper(gz, encoding="utf-8") as out:
         for text in texts:
-            s = str(text).strip()
-            ids = tok.encode(s.lower()).ids
-            assert ids == tok.encode(s).ids, f"lower-casing changes the ids of {text!r}"
-            if len(tok.encode(s, add_special_tokens=True).overflowing) or len(ids) == MAX_SEQ_LENGTH:
+            ids = tok.encode(text.lower()).ids
+            assert ids == tok.encode(text).ids, f"lower-casing changes the ids of {text!r}"
+            assert ids == tok.encode(text.strip()).ids, f"stripping changes the ids of {text!r}"
+            if len(ids) == MAX_SEQ_LENGTH:
                 truncated += 1
             x = np.array([ids], dtype=np.int64)
             hidden = sess.run(["last_hidden_state"], {"input_ids": x, "attention_mask": np.ones_like(x),

