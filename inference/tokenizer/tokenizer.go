@@ -72,24 +72,24 @@ type Tokenizer struct {
 	addedFirst [256 / 64]uint64
 	wp         wordpiece.WordPiece
 	pool       sync.Pool // *encoder
+	// padID is the id batches are padded with (see PadID).
+	padID int64
+	// spm is set for sentencepiece Unigram tokenizers (see sentencepiece.go); the WordPiece
+	// fields above are then unused, except added and addedFirst.
+	spm *spmPipeline
 }
 
 type addedToken struct {
 	content string
 	id      int64
+	// lstrip and rstrip: the token also takes the whitespace on its left or right.
+	lstrip, rstrip bool
 }
 
 // hfTokenizerJSON is the part of HF's tokenizer.json that Load reads.
 type hfTokenizerJSON struct {
-	AddedTokens []struct {
-		ID         int64  `json:"id"`
-		Content    string `json:"content"`
-		SingleWord bool   `json:"single_word"`
-		LStrip     bool   `json:"lstrip"`
-		RStrip     bool   `json:"rstrip"`
-		Normalized bool   `json:"normalized"`
-	} `json:"added_tokens"`
-	Normalizer *struct {
+	AddedTokens []hfAddedToken `json:"added_tokens"`
+	Normalizer  *struct {
 		Type               string `json:"type"`
 		CleanText          bool   `json:"clean_text"`
 		HandleChineseChars bool   `json:"handle_chinese_chars"`
@@ -106,23 +106,36 @@ type hfTokenizerJSON struct {
 		MaxInputCharsPerWord    int              `json:"max_input_chars_per_word"`
 		Vocab                   map[string]int64 `json:"vocab"`
 	} `json:"model"`
-	PostProcessor *struct {
-		Type   string `json:"type"`
-		Single []struct {
-			SpecialToken *struct {
-				ID string `json:"id"`
-			} `json:"SpecialToken"`
-			Sequence *struct {
-				ID string `json:"id"`
-			} `json:"Sequence"`
-		} `json:"single"`
-		SpecialTokens map[string]struct {
-			IDs []int64 `json:"ids"`
-		} `json:"special_tokens"`
-		// BertProcessing
-		Sep []any `json:"sep"`
-		Cls []any `json:"cls"`
-	} `json:"post_processor"`
+	PostProcessor *hfPostProcessor `json:"post_processor"`
+}
+
+// hfAddedToken is one entry of tokenizer.json's added_tokens.
+type hfAddedToken struct {
+	ID         int64  `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+}
+
+// hfPostProcessor is tokenizer.json's post_processor.
+type hfPostProcessor struct {
+	Type   string `json:"type"`
+	Single []struct {
+		SpecialToken *struct {
+			ID string `json:"id"`
+		} `json:"SpecialToken"`
+		Sequence *struct {
+			ID string `json:"id"`
+		} `json:"Sequence"`
+	} `json:"single"`
+	SpecialTokens map[string]struct {
+		IDs []int64 `json:"ids"`
+	} `json:"special_tokens"`
+	// BertProcessing, RobertaProcessing
+	Sep []any `json:"sep"`
+	Cls []any `json:"cls"`
 }
 
 // Load reads a HuggingFace tokenizer.json and returns a Tokenizer for it. Only the uncased
@@ -147,16 +160,42 @@ func parse(data []byte, o Options) (t *Tokenizer, err error) {
 			t, err = nil, fmt.Errorf("panic while building the tokenizer: %v", r)
 		}
 	}()
+	var head struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("parse JSON: %w", err)
+	}
+	switch head.Model.Type {
+	case "WordPiece":
+		return parseWordPiece(data, o)
+	case "Unigram":
+		return parseUnigram(data, o)
+	}
+	return nil, fmt.Errorf("unsupported model type %q: want WordPiece (BERT) or Unigram (XLM-RoBERTa)", head.Model.Type)
+}
+
+// maxLenOf validates Options.MaxLen and applies its default.
+func maxLenOf(o Options) (int, error) {
+	if o.MaxLen == 0 {
+		return DefaultMaxLen, nil
+	}
+	if o.MaxLen < 2 {
+		return 0, fmt.Errorf("MaxLen %d is below 2 (the two special tokens around the text)", o.MaxLen)
+	}
+	return o.MaxLen, nil
+}
+
+func parseWordPiece(data []byte, o Options) (t *Tokenizer, err error) {
 	var f hfTokenizerJSON
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("parse JSON: %w", err)
 	}
-	maxLen := o.MaxLen
-	if maxLen == 0 {
-		maxLen = DefaultMaxLen
-	}
-	if maxLen < 2 {
-		return nil, fmt.Errorf("MaxLen %d is below 2 ([CLS] and [SEP])", o.MaxLen)
+	maxLen, err := maxLenOf(o)
+	if err != nil {
+		return nil, err
 	}
 	n := f.Normalizer
 	if n == nil || n.Type != "BertNormalizer" || !n.CleanText || !n.HandleChineseChars || !n.Lowercase ||
@@ -198,33 +237,25 @@ func parse(data []byte, o Options) (t *Tokenizer, err error) {
 		return nil, fmt.Errorf("unk_token %q is not in the vocabulary", m.UnkToken)
 	}
 	t.unkID = unk
+	t.padID = m.Vocab["[PAD]"] // 0 when missing, as BERT's [PAD]
 	t.wp = wordpiece.NewWordPieceBuilder().
 		Vocab(&sv).
 		UnkToken(m.UnkToken).
 		ContinuingSubwordPrefix(m.ContinuingSubwordPrefix).
 		MaxInputCharsPerWord(m.MaxInputCharsPerWord).
 		Build()
-	if t.clsID, t.sepID, err = postProcessorIDs(&f); err != nil {
+	if t.clsID, t.sepID, err = postProcessorIDs(f.PostProcessor); err != nil {
 		return nil, err
 	}
-	for _, a := range f.AddedTokens {
-		if a.Normalized || a.SingleWord || a.LStrip || a.RStrip {
-			return nil, fmt.Errorf("unsupported added token %q: normalized, single_word, lstrip and rstrip must be false",
-				a.Content)
-		}
-		if a.Content == "" {
-			continue
-		}
-		t.added = append(t.added, addedToken{content: a.Content, id: a.ID})
-		t.addedFirst[a.Content[0]/64] |= 1 << (a.Content[0] % 64)
+	if err := t.setAdded(f.AddedTokens, false); err != nil {
+		return nil, err
 	}
 	t.pool.New = func() any { return new(encoder) }
 	return t, nil
 }
 
 // postProcessorIDs returns the ids the post-processor puts before and after a single sequence.
-func postProcessorIDs(f *hfTokenizerJSON) (cls, sep int64, err error) {
-	p := f.PostProcessor
+func postProcessorIDs(p *hfPostProcessor) (cls, sep int64, err error) {
 	if p == nil {
 		return 0, 0, errors.New("missing post_processor")
 	}
@@ -248,14 +279,14 @@ func postProcessorIDs(f *hfTokenizerJSON) (cls, sep int64, err error) {
 			return 0, 0, err
 		}
 		return cls, sep, nil
-	case "BertProcessing":
+	case "BertProcessing", "RobertaProcessing":
 		id := func(pair []any, what string) (int64, error) {
 			if len(pair) != 2 {
-				return 0, fmt.Errorf("BertProcessing %s must be [token, id]", what)
+				return 0, fmt.Errorf("%s %s must be [token, id]", p.Type, what)
 			}
 			v, ok := pair[1].(float64)
 			if !ok {
-				return 0, fmt.Errorf("BertProcessing %s id is not a number", what)
+				return 0, fmt.Errorf("%s %s id is not a number", p.Type, what)
 			}
 			return int64(v), nil
 		}
@@ -270,12 +301,27 @@ func postProcessorIDs(f *hfTokenizerJSON) (cls, sep int64, err error) {
 	return 0, 0, fmt.Errorf("unsupported post_processor type %q", p.Type)
 }
 
-// MaxLen is the maximum length of an Encoding's IDs, [CLS] and [SEP] included.
+// MaxLen is the maximum length of an Encoding's IDs, the two special tokens included.
 func (t *Tokenizer) MaxLen() int { return t.maxLen }
+
+// PadID is the id to pad batches with: tokenizer.json's padding pad_id when set, else the id
+// of the pad token ([PAD], 0 for BERT; <pad>, 1 for XLM-RoBERTa).
+func (t *Tokenizer) PadID() int64 { return t.padID }
+
+// Kind is the model type, for diagnostics: "wordpiece" or "unigram".
+func (t *Tokenizer) Kind() string {
+	if t.spm != nil {
+		return "unigram"
+	}
+	return "wordpiece"
+}
 
 // Encode tokenizes one text the way sentence-transformers does (see the package doc).
 // A panic anywhere inside is returned as an error.
 func (t *Tokenizer) Encode(text string) (enc Encoding, err error) {
+	if t.spm != nil {
+		return t.encodeSpm(text)
+	}
 	e := t.pool.Get().(*encoder)
 	defer func() {
 		if r := recover(); r != nil {

@@ -1,0 +1,124 @@
+package tokenizer
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+)
+
+// precompiled is sentencepiece's precompiled character map as HF tokenizers applies it
+// (normalizers::Precompiled, crate spm_precompiled): a darts-clone double-array trie whose
+// values are offsets of NUL-terminated replacements in a string blob.
+//
+// HF's application, reproduced exactly (it is not sentencepiece's own):
+//   - the text is cut into extended grapheme clusters;
+//   - a cluster shorter than 6 bytes is looked up whole: when any key is a prefix of it, the
+//     whole cluster becomes the replacement of the SHORTEST such key;
+//   - otherwise (or when nothing matched) each character is looked up alone the same way and
+//     kept as is when no key is a prefix of it.
+type precompiled struct {
+	units []uint32 // the double array
+	blob  []byte   // normalized strings, NUL-terminated
+}
+
+func newPrecompiled(b64 string) (*precompiled, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("Precompiled normalizer: precompiled_charsmap is not base64: %w", err)
+	}
+	if len(raw) < 4 {
+		return nil, errors.New("Precompiled normalizer: precompiled_charsmap is shorter than its 4-byte header")
+	}
+	size := binary.LittleEndian.Uint32(raw)
+	n := int(size / 4)
+	if n > (len(raw)-4)/4 {
+		return nil, fmt.Errorf("Precompiled normalizer: the trie of %d bytes does not fit in the %d-byte charsmap",
+			size, len(raw))
+	}
+	p := &precompiled{units: make([]uint32, n)}
+	for i := range p.units {
+		p.units[i] = binary.LittleEndian.Uint32(raw[4+4*i:])
+	}
+	p.blob = raw[4+4*n:]
+	if !utf8.Valid(p.blob) {
+		return nil, errors.New("Precompiled normalizer: the normalized strings of precompiled_charsmap are not UTF-8")
+	}
+	if n == 0 {
+		return nil, errors.New("Precompiled normalizer: the charsmap has an empty trie")
+	}
+	return p, nil
+}
+
+// transform returns the replacement for chunk: that of the shortest key that is a prefix of
+// chunk (spm_precompiled's transform). ok is false when no key is a prefix of chunk.
+func (p *precompiled) transform(chunk string) (repl string, ok bool) {
+	u := p.units
+	offset := func(x uint32) uint32 { return (x >> 10) << ((x & (1 << 9)) >> 6) }
+	pos := offset(u[0])
+	for i := 0; i < len(chunk); i++ {
+		c := chunk[i]
+		if c == 0 {
+			return "", false
+		}
+		pos ^= uint32(c)
+		if int(pos) >= len(u) {
+			return "", false
+		}
+		x := u[pos]
+		if x&((1<<31)|0xFF) != uint32(c) {
+			return "", false
+		}
+		pos ^= offset(x)
+		if (x>>8)&1 == 1 {
+			if int(pos) >= len(u) {
+				return "", false
+			}
+			start := int(u[pos] & (1<<31 - 1))
+			if start > len(p.blob) {
+				return "", false
+			}
+			end := start
+			for end < len(p.blob) && p.blob[end] != 0 {
+				end++
+			}
+			return string(p.blob[start:end]), true
+		}
+	}
+	return "", false
+}
+
+// appendNormalized appends the normalization of s to dst.
+func (p *precompiled) appendNormalized(dst []byte, s string) []byte {
+	state := -1
+	for len(s) > 0 {
+		var g string
+		if s[0] < utf8.RuneSelf && (len(s) == 1 || s[1] < utf8.RuneSelf && s[0] != '\r') {
+			// An ASCII character followed by an ASCII character (other than CR LF) is a cluster
+			// of its own.
+			g, s, state = s[:1], s[1:], -1
+		} else {
+			g, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
+		}
+		if len(g) < 6 {
+			if r, ok := p.transform(g); ok {
+				dst = append(dst, r...)
+				continue
+			}
+		}
+		for len(g) > 0 {
+			_, n := utf8.DecodeRuneInString(g)
+			part := g[:n]
+			g = g[n:]
+			if r, ok := p.transform(part); ok {
+				dst = append(dst, r...)
+			} else {
+				dst = append(dst, part...)
+			}
+		}
+	}
+	return dst
+}
