@@ -57,8 +57,12 @@ const usage = `flinkfn: a Go worker for Apache Flink Python UDFs
 
 Usage:
   flinkfn functions            list registered functions and their signatures
-  flinkfn embed [--model DIR] [--int8] < texts
+  flinkfn embed [--model NAME|DIR] [--int8] < texts
                                embed one text per line, print one JSON array per line
+  flinkfn tokenize [--model NAME|DIR] < texts
+                               print the token ids of one text per line
+  flinkfn models [--measure]   list the installed models (dims, pooling, max tokens, variants)
+  flinkfn models check DIR     check a model folder you bring (manifest, graph, tokenizer, self-test)
   flinkfn pool [--listen ADDR] [--http ADDR] [--memory-limit SIZE] ...
                                run the worker pool: one shared model per TaskManager
                                (workers use it when FLINKFN_POOL=ADDR is set)
@@ -93,6 +97,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEmbed(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "functions":
 		return runFunctions(getenv, stdout)
+	case "models":
+		return runModels(ctx, args[1:], getenv, stdout, stderr)
+	case "tokenize":
+		return runTokenize(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "plan":
 		return runPlan(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-V":

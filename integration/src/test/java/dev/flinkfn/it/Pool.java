@@ -42,14 +42,16 @@ public final class Pool implements AutoCloseable {
     private final String address;
     private final int httpPort;
     private final List<String> extraArgs;
+    private final Map<String, String> env;
     private final Path log;
     private Process process;
 
-    private Pool(String name, String address, int httpPort, List<String> extraArgs, Path log) {
+    private Pool(String name, String address, int httpPort, List<String> extraArgs, Map<String, String> env, Path log) {
         this.name = name;
         this.address = address;
         this.httpPort = httpPort;
         this.extraArgs = List.copyOf(extraArgs);
+        this.env = Map.copyOf(env);
         this.log = log;
     }
 
@@ -66,12 +68,17 @@ public final class Pool implements AutoCloseable {
 
     /** Starts a pool with fresh addresses and waits until it is ready. */
     public static Pool start(String name, String... extraArgs) {
+        return startWithEnv(name, Map.of(), extraArgs);
+    }
+
+    /** Starts a pool with these environment variables added (e.g. FLINKFN_TEMPLATES) and waits until it is ready. */
+    public static Pool startWithEnv(String name, Map<String, String> env, String... extraArgs) {
         Path dir = dir();
         String base = name + "-" + ProcessHandle.current().pid() + "-" + SEQ.incrementAndGet();
         Path sock = dir.resolve(base + ".sock");
         // sun_path holds 108 bytes; fall back to loopback TCP for deep checkouts.
         String address = sock.toString().length() < 100 ? "unix://" + sock : "127.0.0.1:" + freePort();
-        Pool p = new Pool(name, address, freePort(), List.of(extraArgs), dir.resolve(base + ".log"));
+        Pool p = new Pool(name, address, freePort(), List.of(extraArgs), env, dir.resolve(base + ".log"));
         p.launch();
         p.awaitReady(Duration.ofSeconds(90));
         return p;
@@ -116,6 +123,7 @@ public final class Pool implements AutoCloseable {
         pb.environment().remove("FLINKFN_POOL");
         pb.environment().remove("PYTHON_LOOPBACK_SERVER_ADDRESS");
         pb.environment().remove("_PYTHON_WORKER_MEMORY_LIMIT");
+        pb.environment().putAll(env);
         File f = log.toFile();
         pb.redirectOutput(ProcessBuilder.Redirect.appendTo(f));
         pb.redirectError(ProcessBuilder.Redirect.appendTo(f));

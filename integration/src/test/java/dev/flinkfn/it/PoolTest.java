@@ -551,6 +551,82 @@ class PoolTest {
     // ------------------------------------------------------------------------------------------------
 
     /** Registers the embedding functions and the golden views ah / txn (keys prefixed ah: / txn:). */
+    /**
+     * Two models in one pool: ah_embed (the default, all-MiniLM-L6-v2) and doc_embed, a template that names
+     * bge-small-en-v1.5, in one job. The pool loads each model once and each function's vectors equal its model's
+     * golden vectors.
+     */
+    @Test
+    void twoModelsOnePool() throws Exception {
+        ObjectMapper om = new ObjectMapper();
+        org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode templates =
+                (org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode)
+                        om.readTree(Flinkfn.root().resolve("udfs/templates.json").toFile());
+        templates.set("doc_embed", om.readTree(
+                "{\"columns\": [\"text\"], \"parts\": [\"{text}\"], \"model\": \"bge-small-en-v1.5\"}"));
+        Path file = Pool.dir().resolve("two-models-templates.json");
+        om.writeValue(file.toFile(), templates);
+
+        List<Row> docs = new ArrayList<>();
+        Map<String, float[]> want = new HashMap<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(
+                new GZIPInputStream(Files.newInputStream(Flinkfn.root().resolve("inference/testdata/golden-bge-small.jsonl.gz"))),
+                StandardCharsets.UTF_8))) {
+            int i = 0;
+            for (String line; (line = r.readLine()) != null; i++) {
+                JsonNode n = om.readTree(line);
+                String text = n.get("text").asText();
+                if (text.isBlank()) {
+                    continue; // a blank column renders no text: NULL, checked elsewhere
+                }
+                float[] v = new float[n.get("vector").size()];
+                for (int j = 0; j < v.length; j++) {
+                    v[j] = (float) n.get("vector").get(j).asDouble();
+                }
+                docs.add(Row.of("doc:" + i, text));
+                want.put("doc:" + i, v);
+            }
+        }
+        assertThat(docs).hasSizeGreaterThan(200);
+        GOLDEN.forEach((k, v) -> {
+            if (k.startsWith("ah:")) {
+                want.put(k, v);
+            }
+        });
+
+        try (Pool two = Pool.startWithEnv("two-models", Map.of("FLINKFN_TEMPLATES", file.toString()))) {
+            Flinkfn.Job job = streamJob(Map.of(Pool.ADDRESS_OPTION, two.address()));
+            StreamTableEnvironment tEnv = EmbeddingsTest.registerAll(job.tEnv());
+            PythonUdfs.register(tEnv, "doc_embed", "udfs.doc_embed_udf", "doc_embed", new DataType[] {DataTypes.STRING()}, VEC);
+            view(job, "ah", AH_ROWS_IN, AH);
+            view(job, "docs", docs, DataTypes.ROW(FIELD("doc_id", DataTypes.STRING()), FIELD("text", DataTypes.STRING())).notNull());
+            TableResult res = tEnv.executeSql("SELECT account_id AS k, " + AH_CALL + " AS v FROM ah UNION ALL "
+                    + "SELECT doc_id AS k, doc_embed(text) AS v FROM docs");
+            Map<String, Float[]> got = byKey(collectWithin(res, Duration.ofSeconds(180)));
+            Map<String, Double> m = two.metrics();
+            System.out.println("twoModelsOnePool: " + got.size() + " rows; /metrics:\n" + Pool.lines(m, PRINTED));
+            assertThat(m.get("flinkfn_model_loads_total{model=\"all-MiniLM-L6-v2\",variant=\"fp32\"}")).isEqualTo(1.0);
+            assertThat(m.get("flinkfn_model_loads_total{model=\"bge-small-en-v1.5\",variant=\"fp32\"}")).isEqualTo(1.0);
+            assertThat(Pool.sum(m, MODEL_LOADS)).as("all model loads").isEqualTo(2.0);
+            assertThat(m.get("flinkfn_texts_embedded_total{function=\"udfs.doc_embed_udf.doc_embed\",model=\"bge-small-en-v1.5\"}"))
+                    .isEqualTo((double) docs.size());
+            assertThat(got.keySet()).isEqualTo(want.keySet());
+            double minAh = 1, minDoc = 1;
+            for (Map.Entry<String, float[]> e : want.entrySet()) {
+                Float[] v = got.get(e.getKey());
+                assertThat(v).as("key %s", e.getKey()).hasSize(384);
+                double c = EmbeddingsTest.cosine(e.getValue(), v);
+                assertThat(c).as("cosine of %s", e.getKey()).isGreaterThanOrEqualTo(MIN_COSINE);
+                if (e.getKey().startsWith("doc:")) {
+                    minDoc = Math.min(minDoc, c);
+                } else {
+                    minAh = Math.min(minAh, c);
+                }
+            }
+            System.out.printf("twoModelsOnePool: min cosine ah_embed (MiniLM) %.8f, doc_embed (bge-small) %.8f%n", minAh, minDoc);
+        }
+    }
+
     static StreamTableEnvironment goldenSources(Flinkfn.Job job) {
         StreamTableEnvironment tEnv = EmbeddingsTest.registerAll(job.tEnv());
         view(job, "ah", AH_ROWS_IN, AH);

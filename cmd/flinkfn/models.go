@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/flinkfn/flinkfn/inference"
+	"github.com/flinkfn/flinkfn/inference/embedder"
+	"github.com/flinkfn/flinkfn/inference/tokenizer"
+	"github.com/flinkfn/flinkfn/memory"
+)
+
+const modelsUsage = `Usage: flinkfn models [--measure] [--json]
+       flinkfn models check DIR
+
+Lists the installed models (every folder with a manifest.json under
+$FLINKFN_HOME/models, <this binary>/../models, /usr/local/share/flinkfn/models
+and /usr/share/flinkfn/models): name, dims, pooling, maximum tokens, tokenizer,
+variants with their file sizes, and the folder. A template names a model by
+its name ("model": "bge-small-en-v1.5"); flinkfn pool --model NAME loads it.
+
+  --measure   load each model's default variant here, warm it with its worst
+              batch and report the footprint the pool and the worker reserve
+              for it (takes a few seconds per model)
+  --json      one JSON object per model
+
+check DIR checks a model folder you bring before you install it: its manifest,
+files and checksums, the ONNX graph's inputs and outputs against the manifest,
+the tokenizer, and a self-test that embeds a few texts.
+`
+
+// modelInfo is one installed model, as `flinkfn models` lists it.
+type modelInfo struct {
+	Name      string           `json:"name"`
+	Dir       string           `json:"dir"`
+	Dims      int              `json:"dims"`
+	Pooling   string           `json:"pooling"`
+	Normalize bool             `json:"normalize"`
+	MaxTokens int              `json:"max_seq_length"`
+	Tokenizer string           `json:"tokenizer"`
+	Default   string           `json:"default_variant"`
+	Variants  map[string]int64 `json:"variants"` // file size in bytes; -1 when missing
+	Footprint int64            `json:"footprint_bytes,omitempty"`
+	Err       string           `json:"error,omitempty"`
+}
+
+func runModels(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "check" {
+		return runModelsCheck(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, modelsUsage) }
+	measure := fs.Bool("measure", false, "measure each model's footprint")
+	asJSON := fs.Bool("json", false, "JSON lines")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: fmt.Sprintf("flinkfn models: unexpected argument %q", fs.Arg(0))}
+	}
+	roots := inference.ModelRoots(getenv, inference.Executable())
+	infos := installedModels(roots)
+	if len(infos) == 0 {
+		return exitError{code: 1, msg: fmt.Sprintf("flinkfn models: no model installed under %s; run `make setup`, or install a model folder (see inference/README.md)",
+			strings.Join(roots, ", "))}
+	}
+	if *measure {
+		quiet := slog.New(slog.DiscardHandler)
+		for i := range infos {
+			if infos[i].Err != "" {
+				continue
+			}
+			e, fp, _, err := loadMeasured(ctx, embedder.Config{ModelDir: infos[i].Dir, Getenv: getenv, Logger: quiet}, quiet)
+			if err != nil {
+				infos[i].Err = err.Error()
+				continue
+			}
+			e.Close()
+			infos[i].Footprint = fp
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, m := range infos {
+			if err := enc.Encode(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	head := "NAME\tDIMS\tPOOLING\tMAX TOKENS\tTOKENIZER\tVARIANTS"
+	if *measure {
+		head += "\tFOOTPRINT"
+	}
+	fmt.Fprintln(w, head+"\tFOLDER")
+	for _, m := range infos {
+		if m.Err != "" && m.Dims == 0 {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t%s (%s)\n", m.Name, m.Dir, m.Err)
+			continue
+		}
+		line := fmt.Sprintf("%s\t%d\t%s\t%d\t%s\t%s", m.Name, m.Dims, m.Pooling, m.MaxTokens, m.Tokenizer, variantList(m))
+		if *measure {
+			fp := "-"
+			if m.Footprint > 0 {
+				fp = memory.MiB(m.Footprint)
+			}
+			line += "\t" + fp
+		}
+		if m.Err != "" {
+			line += "\t" + m.Dir + " (" + m.Err + ")"
+		} else {
+			line += "\t" + m.Dir
+		}
+		fmt.Fprintln(w, line)
+	}
+	return w.Flush()
+}
+
+func variantList(m modelInfo) string {
+	names := make([]string, 0, len(m.Variants))
+	for v := range m.Variants {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, v := range names {
+		size := "missing"
+		if n := m.Variants[v]; n >= 0 {
+			size = memory.MiB(n)
+		}
+		def := ""
+		if v == m.Default {
+			def = "*"
+		}
+		parts[i] = fmt.Sprintf("%s%s (%s)", v, def, size)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// installedModels lists the model folders under roots; a name found in
+// several roots is listed once, from the first (the one a name resolves to).
+func installedModels(roots []string) []modelInfo {
+	var out []modelInfo
+	seen := map[string]bool{}
+	for _, root := range roots {
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			dir := filepath.Join(root, e.Name())
+			if !e.IsDir() || seen[e.Name()] {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(dir, inference.ManifestFile)); err != nil {
+				continue
+			}
+			seen[e.Name()] = true
+			out = append(out, describeModel(dir))
+		}
+	}
+	return out
+}
+
+// describeModel reads a model folder's manifest and tokenizer kind.
+func describeModel(dir string) modelInfo {
+	info := modelInfo{Name: filepath.Base(dir), Dir: dir}
+	m, err := inference.LoadManifest(dir)
+	if err != nil {
+		info.Err = err.Error()
+		return info
+	}
+	info.Name, info.Dims, info.Pooling, info.Normalize, info.MaxTokens = m.Name, m.Dims, string(m.Pooling), m.Normalize, m.MaxSeqLength
+	info.Default = m.DefaultVariant
+	if info.Default == "" {
+		info.Default = "fp32"
+	}
+	info.Variants = map[string]int64{}
+	for v, f := range m.Variants {
+		info.Variants[v] = -1
+		if st, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			info.Variants[v] = st.Size()
+		}
+	}
+	info.Tokenizer = "?"
+	if p, err := m.TokenizerPath(); err == nil {
+		if kind, err := tokenizerKind(p); err == nil {
+			info.Tokenizer = kind
+		} else {
+			info.Err = err.Error()
+		}
+	}
+	return info
+}
+
+// tokenizerKind is the model type of a tokenizer.json ("WordPiece",
+// "Unigram", ...).
+func tokenizerKind(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var t struct {
+		Model struct {
+			Type string `json:"type"`
+		} `json:"model"`
+	}
+	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&t); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if t.Model.Type == "" {
+		return "?", nil
+	}
+	return t.Model.Type, nil
+}
+
+const tokenizeUsage = `Usage: flinkfn tokenize [--model NAME|DIR] [--max-len N] < texts
+
+Reads one text per line on stdin and writes the model's token ids for it, one
+line of space-separated ids per input line, special tokens included and
+truncated to the model's maximum length as the embedding functions do.
+
+  --model NAME|DIR  an installed model's name or a model folder (default: as embed finds it)
+  --max-len N       truncate to N tokens instead of the model's max_seq_length
+`
+
+func runTokenize(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, tokenizeUsage) }
+	model := fs.String("model", "", "model name or folder")
+	maxLen := fs.Int("max-len", 0, "maximum tokens")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return exitError{code: 2, msg: fmt.Sprintf("flinkfn tokenize: unexpected argument %q (texts come on stdin)", fs.Arg(0))}
+	}
+	dir, err := modelDir(*model, getenv)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		if dir, err = inference.FindModelDir("", getenv, inference.Executable()); err != nil {
+			return err
+		}
+	}
+	m, err := inference.LoadManifest(dir)
+	if err != nil {
+		return err
+	}
+	p, err := m.TokenizerPath()
+	if err != nil {
+		return err
+	}
+	n := m.MaxSeqLength
+	if *maxLen > 0 {
+		n = *maxLen
+	}
+	tok, err := tokenizer.Load(p, tokenizer.Options{MaxLen: n})
+	if err != nil {
+		return fmt.Errorf("model %s: %w", dir, err)
+	}
+	in := bufio.NewReaderSize(stdin, 1<<16)
+	out := bufio.NewWriterSize(stdout, 1<<16)
+	defer out.Flush()
+	var buf []byte
+	for line := 1; ; line++ {
+		s, rerr := in.ReadString('\n')
+		if len(s) == 0 && rerr != nil {
+			if rerr == io.EOF {
+				break
+			}
+			return fmt.Errorf("read stdin: %w", rerr)
+		}
+		s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+		enc, err := tok.Encode(s)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		buf = buf[:0]
+		for i, id := range enc.IDs {
+			if i > 0 {
+				buf = append(buf, ' ')
+			}
+			buf = strconv.AppendInt(buf, id, 10)
+		}
+		buf = append(buf, '\n')
+		if _, err := out.Write(buf); err != nil {
+			return fmt.Errorf("write stdout: %w", err)
+		}
+		if rerr == io.EOF {
+			break
+		}
+	}
+	return out.Flush()
+}
+
+// runModelsCheck is `flinkfn models check DIR`.
+func runModelsCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, modelsUsage)
+		return exitError{code: 2}
+	}
+	return checkModelDir(ctx, args[0], getenv, stdout)
+}
