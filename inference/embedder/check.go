@@ -166,8 +166,8 @@ func CheckModel(ctx context.Context, dir string, o CheckOptions) (*CheckReport, 
 		add("tokenizer", CheckFailed, "%v; flinkfn reads HuggingFace tokenizer.json files of BERT WordPiece and XLM-R (sentencepiece Unigram) models", err)
 		return r, r.Err()
 	}
-	pad := padID(tok)
-	add("tokenizer", CheckOK, "%s, pad id %d, truncates at %d tokens", tokKind(tok, r.Info.TokenizerKind), pad, m.MaxSeqLength)
+	pad := tok.PadID()
+	add("tokenizer", CheckOK, "%s, pad id %d, truncates at %d tokens", tok.Kind(), pad, m.MaxSeqLength)
 
 	// Runtime.
 	getenv := o.Getenv
@@ -227,15 +227,6 @@ func CheckModel(ctx context.Context, dir string, o CheckOptions) (*CheckReport, 
 		}
 	}
 	return r, r.Err()
-}
-
-// tokKind names the tokenizer's kind: the tokenizer's own word when it
-// has one, else tokenizer.json's model type.
-func tokKind(tok *tokenizer.Tokenizer, fileKind string) string {
-	if k, ok := any(tok).(interface{ Kind() string }); ok {
-		return k.Kind()
-	}
-	return fileKind
 }
 
 // selfTestSeqs tokenizes the self-test texts; with longest, the last

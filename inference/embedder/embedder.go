@@ -129,7 +129,7 @@ func Open(cfg Config) (*Embedder, error) {
 	if eo.Logger == nil {
 		eo.Logger = log
 	}
-	eo.PadID = padID(tok)
+	eo.PadID = tok.PadID()
 	eng, err := inference.NewEngine(rt, m, variant, eo)
 	if err != nil {
 		rt.Close()
@@ -221,13 +221,4 @@ func (e *Embedder) Stats() Stats {
 // and the runtime.
 func (e *Embedder) Close() error {
 	return errors.Join(e.b.Close(), e.eng.Close(), e.rt.Close())
-}
-
-// padID is the tokenizer's pad id, which the engine pads batches with.
-func padID(tok *tokenizer.Tokenizer) int64 {
-	// The WordPiece tokenizer predates PadID: BERT's [PAD] is 0.
-	if p, ok := any(tok).(interface{ PadID() int64 }); ok {
-		return p.PadID()
-	}
-	return 0
 }
