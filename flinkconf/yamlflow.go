@@ -4,7 +4,7 @@ import (
 	"math"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // flowString renders a YAML node as Flink's YamlParserUtils.toYAMLString

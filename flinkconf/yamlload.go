@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // ParseConfigYAML reads a standard Flink config.yaml (Flink 1.19+ / 2.x) the
