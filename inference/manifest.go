@@ -108,10 +108,23 @@ type Artifact struct {
 	JarSHA256 string `json:"jar_sha256,omitempty"`
 	// Entry is the file's path inside the jar.
 	Entry string `json:"entry,omitempty"`
+	// DerivedFrom, Tool and Recipe describe a file that set-up computes
+	// from another artifact instead of downloading it (e.g. a quantised
+	// variant): DerivedFrom is the input artifact's file, Tool the script
+	// (a path relative to the source tree, e.g. "scripts/quantize.py") and
+	// Recipe the tool's recipe name. The tool must be deterministic: SHA256
+	// pins its output. All three or none; a derived file has no Maven source.
+	DerivedFrom string `json:"derived_from,omitempty"`
+	Tool        string `json:"tool,omitempty"`
+	Recipe      string `json:"recipe,omitempty"`
 }
 
 // FromRegistry says whether set-up installs the file from a registry jar.
 func (a Artifact) FromRegistry() bool { return a.Maven != "" }
+
+// Derived says whether set-up computes the file from another artifact
+// (DerivedFrom, with Tool and Recipe).
+func (a Artifact) Derived() bool { return a.DerivedFrom != "" || a.Tool != "" || a.Recipe != "" }
 
 // manifestJSON is the wire form; fields that must be present are pointers.
 type manifestJSON struct {
@@ -240,6 +253,10 @@ func (m *Manifest) validate() error {
 		if !sha256Re.MatchString(a.SHA256) {
 			bad(f+".sha256", "%q is not 64 lower-case hex digits (sha256sum FILE)", a.SHA256)
 		}
+		if a.Derived() {
+			checkDerived(bad, f, a, m.Artifacts[:i])
+			continue
+		}
 		if !a.FromRegistry() && a.JarSHA256 == "" && a.Entry == "" {
 			continue // a local file: checksum only
 		}
@@ -264,6 +281,42 @@ func (m *Manifest) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkDerived validates a derived artifact f: its input is an artifact
+// listed before it (earlier ones are installed first) that is not derived
+// itself, its tool is a relative path inside the source tree, and it has no
+// Maven source.
+func checkDerived(bad func(field, format string, args ...any), f string, a Artifact, earlier []Artifact) {
+	var from *Artifact
+	for i := range earlier {
+		if earlier[i].File == a.DerivedFrom {
+			from = &earlier[i]
+		}
+	}
+	switch {
+	case a.DerivedFrom == "":
+		bad(f+".derived_from", "missing (the artifact file the tool reads; derived_from, tool and recipe go together)")
+	case a.DerivedFrom == a.File:
+		bad(f+".derived_from", "%q is the artifact itself", a.DerivedFrom)
+	case from == nil:
+		bad(f+".derived_from", "%q is not an artifact listed before this one", a.DerivedFrom)
+	case from.Derived():
+		bad(f+".derived_from", "%q is derived itself; derive from a downloaded artifact", a.DerivedFrom)
+	}
+	if a.Tool == "" {
+		bad(f+".tool", "missing (the script that computes the file, relative to the source tree, e.g. scripts/quantize.py)")
+	} else if tool := filepath.ToSlash(a.Tool); strings.HasPrefix(tool, "/") || slices.Contains(strings.Split(tool, "/"), "..") {
+		bad(f+".tool", "%q is not a path inside the source tree", a.Tool)
+	}
+	if a.Recipe == "" {
+		bad(f+".recipe", "missing (the tool's recipe name)")
+	} else if !nameRe.MatchString(a.Recipe) {
+		bad(f+".recipe", "%q is not a plain name", a.Recipe)
+	}
+	if a.Maven != "" || a.JarSHA256 != "" || a.Entry != "" {
+		bad(f+".maven", "a derived artifact has no Maven source (leave maven, jar_sha256 and entry out)")
+	}
 }
 
 // checkFileName accepts a plain file name inside the model folder.
@@ -324,7 +377,12 @@ func (m *Manifest) VerifyChecksums() error {
 			continue
 		}
 		if got != a.SHA256 {
-			errs = append(errs, fmt.Errorf("model %s: %s: SHA-256 %s, manifest says %s", m.Name, path, got, a.SHA256))
+			hint := ""
+			if a.Derived() {
+				hint = fmt.Sprintf(" (computed by %s recipe %s from %s: run make setup to recompute it; if it still differs, "+
+					"the tool's pinned package versions in scripts/quant/requirements.txt are not the ones installed)", a.Tool, a.Recipe, a.DerivedFrom)
+			}
+			errs = append(errs, fmt.Errorf("model %s: %s: SHA-256 %s, manifest says %s%s", m.Name, path, got, a.SHA256, hint))
 		}
 	}
 	return errors.Join(errs...)

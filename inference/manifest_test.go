@@ -90,6 +90,18 @@ func validManifest() map[string]any {
 	}
 }
 
+// addDerived adds q.onnx, computed from model.onnx, as variant int8;
+// modify changes the artifact first.
+func addDerived(m map[string]any, modify func(a map[string]any)) {
+	a := map[string]any{"file": "q.onnx", "sha256": strings.Repeat("d", 64),
+		"derived_from": "model.onnx", "tool": "scripts/quantize.py", "recipe": "dynamic-int8"}
+	if modify != nil {
+		modify(a)
+	}
+	m["artifacts"] = append(m["artifacts"].([]any), a)
+	m["variants"].(map[string]any)["int8"] = "q.onnx"
+}
+
 func TestManifestValidation(t *testing.T) {
 	art := func(m map[string]any, i int) map[string]any { return m["artifacts"].([]any)[i].(map[string]any) }
 	for _, tc := range []struct {
@@ -137,6 +149,28 @@ func TestManifestValidation(t *testing.T) {
 		{"artifact entry", func(m map[string]any) { delete(art(m, 0), "entry") }, `field "artifacts[0].entry": missing`},
 		{"artifact twice", func(m map[string]any) { art(m, 1)["file"] = "model.onnx" }, `field "artifacts[1].file": "model.onnx" listed twice`},
 		{"unknown field", func(m map[string]any) { m["max_seq_len"] = 3 }, `unknown field "max_seq_len"`},
+		{"derived variant", func(m map[string]any) { addDerived(m, nil) }, ""},
+		{"derived without recipe", func(m map[string]any) { addDerived(m, func(a map[string]any) { delete(a, "recipe") }) },
+			`field "artifacts[2].recipe": missing`},
+		{"derived without input", func(m map[string]any) { addDerived(m, func(a map[string]any) { delete(a, "derived_from") }) },
+			`field "artifacts[2].derived_from": missing`},
+		{"derived from an unlisted file", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["derived_from"] = "other.onnx" }) },
+			`field "artifacts[2].derived_from": "other.onnx" is not an artifact listed before this one`},
+		{"derived from itself", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["derived_from"] = "q.onnx" }) },
+			`field "artifacts[2].derived_from": "q.onnx" is the artifact itself`},
+		{"derived from a derived file", func(m map[string]any) {
+			addDerived(m, nil)
+			m["artifacts"] = append(m["artifacts"].([]any), map[string]any{"file": "q2.onnx", "sha256": strings.Repeat("e", 64),
+				"derived_from": "q.onnx", "tool": "scripts/quantize.py", "recipe": "r"})
+		}, `field "artifacts[3].derived_from": "q.onnx" is derived itself`},
+		{"derived tool outside the tree", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["tool"] = "../q.py" }) },
+			`field "artifacts[2].tool": "../q.py" is not a path inside the source tree`},
+		{"derived tool absolute", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["tool"] = "/usr/bin/q" }) },
+			`field "artifacts[2].tool": "/usr/bin/q" is not a path inside the source tree`},
+		{"derived recipe name", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["recipe"] = "a b" }) },
+			`field "artifacts[2].recipe": "a b" is not a plain name`},
+		{"derived with a jar", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["maven"] = "g:a:1" }) },
+			`field "artifacts[2].maven": a derived artifact has no Maven source`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := validManifest()
@@ -196,6 +230,27 @@ func TestManifestFiles(t *testing.T) {
 	err = m.VerifyChecksums()
 	if err == nil || !strings.Contains(err.Error(), "SHA-256 2d711642") || !strings.Contains(err.Error(), "tokenizer.json") {
 		t.Errorf("VerifyChecksums: %v", err)
+	}
+}
+
+// TestVerifyChecksumsDerived checks that a derived file whose checksum
+// differs is reported with the tool, the recipe and what to check.
+func TestVerifyChecksumsDerived(t *testing.T) {
+	v := validManifest()
+	addDerived(v, nil)
+	m, err := ParseManifest(mustJSON(t, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(m.Dir, "q.onnx"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = m.VerifyChecksums()
+	for _, want := range []string{"q.onnx: SHA-256 2d711642", "scripts/quantize.py recipe dynamic-int8 from model.onnx", "scripts/quant/requirements.txt"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("VerifyChecksums: %v, want it to contain %q", err, want)
+		}
 	}
 }
 
