@@ -6,7 +6,9 @@ tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace.
         inference/testdata/models/tiny-xlmr/tokenizer.json inference/tokenizer/testdata/hf-xlmr-ids.jsonl.gz
 
 Writes one JSON line per string: {"cat", "script", "text", "ids", "truncated", "normalized"},
-gzipped with reproducible bytes. Texts are what sentence-transformers hands the tokenizer
+gzipped with reproducible bytes; then the same for a sample of the strings under each of
+VARIANTS (other shapes of tokenizer.json: "variant" names it, the first line holds the
+patches). Texts are what sentence-transformers hands the tokenizer
 (str(text).strip()), encoded with truncation at MAX_LEN ids including <s> and </s>, as
 sentence-transformers asks (truncation=True, max_length=max_seq_length) and no padding.
 
@@ -209,26 +211,79 @@ def gen_corpus(seed, vocab):
     return out
 
 
-def cmd_fixture(args):
+# Other shapes of the same tokenizer that published XLM-R-family files (or other converters)
+# have, each checked on a sample of the corpus. A variant replaces top-level parts of
+# tokenizer.json; "$charsmap" stands for the base file's precompiled_charsmap; "byte_fallback"
+# sets the model's flag and "vocab_append" adds pieces at the end of its vocabulary.
+PRECOMPILED = {"type": "Precompiled", "precompiled_charsmap": "$charsmap"}
+METASPACE_ALWAYS = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True}
+VARIANTS = {
+    # older files: Precompiled alone, Metaspace with add_prefix_space, RobertaProcessing
+    "legacy": {"normalizer": PRECOMPILED,
+               "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "add_prefix_space": True},
+               "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0],
+                                  "trim_offsets": True, "add_prefix_space": True}},
+    # transformers 5's XLMRobertaConverter
+    "transformers5-converter": {"normalizer": {"type": "Sequence", "normalizers": [
+        PRECOMPILED, {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "▁"}]}, "pre_tokenizer": METASPACE_ALWAYS},
+    # transformers 5's XLMRobertaTokenizer class
+    "transformers5-class": {"normalizer": PRECOMPILED, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, METASPACE_ALWAYS]}},
+    "never-nosplit": {"pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never",
+                                        "split": False},
+                      "normalizer": {"type": "Sequence", "normalizers": [
+                          PRECOMPILED, {"type": "Replace", "pattern": {"String": "a"}, "content": "ä"}]}},
+    "byte-fallback": {"byte_fallback": True, "vocab_append": [[f"<0x{b:02X}>", -20.0] for b in range(256)]},
+}
+VARIANT_SAMPLE = 600
+
+
+def apply_variant(data, patch):
+    """The base tokenizer.json (parsed) with a VARIANTS patch applied."""
+    charsmap = data["normalizer"]["normalizers"][0]["precompiled_charsmap"]
+    data = json.loads(json.dumps(data))
+    for k, v in patch.items():
+        if k == "byte_fallback":
+            data["model"]["byte_fallback"] = v
+        elif k == "vocab_append":
+            data["model"]["vocab"] += v
+        else:
+            data[k] = json.loads(json.dumps(v).replace('"$charsmap"', json.dumps(charsmap)))
+    return data
+
+
+def encode_rows(tokenizer_json_str, corpus):
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(args.tokenizer_json)
+    tok = Tokenizer.from_str(tokenizer_json_str)
     tok.no_padding()
     tok.enable_truncation(MAX_LEN)
-    vocab = json.load(open(args.tokenizer_json, encoding="utf-8"))["model"]["vocab"]
-    corpus = gen_corpus(args.seed, vocab)
     texts = [str(t).strip() for _, _, t in corpus]  # sentence-transformers: str(text).strip()
-    encs = tok.encode_batch(texts)
-    cats, scripts = {}, {}
+    for (cat, script, text), enc in zip(corpus, tok.encode_batch(texts)):
+        yield {"cat": cat, "script": script, "text": text, "ids": enc.ids,
+               "truncated": len(enc.overflowing) > 0, "normalized": tok.normalizer.normalize_str(text)}
+
+
+def cmd_fixture(args):
+    with open(args.tokenizer_json, encoding="utf-8") as f:
+        data = json.load(f)
+    corpus = gen_corpus(args.seed, data["model"]["vocab"])
+    cats = {}
     with open(args.out, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as f:  # reproducible bytes
-        for (cat, script, text), enc in zip(corpus, encs):
-            cats[cat] = cats.get(cat, 0) + 1
-            scripts[script] = scripts.get(script, 0) + 1
-            row = {"cat": cat, "script": script, "text": text, "ids": enc.ids,
-                   "truncated": len(enc.overflowing) > 0, "normalized": tok.normalizer.normalize_str(text)}
+        f.write(json.dumps({"variants": VARIANTS}, ensure_ascii=False).encode("utf-8") + b"\n")
+        for row in encode_rows(json.dumps(data), corpus):
+            cats[row["cat"]] = cats.get(row["cat"], 0) + 1
             f.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
+        rng = random.Random(args.seed)
+        for name, patch in VARIANTS.items():
+            sample = rng.sample(corpus, VARIANT_SAMPLE)
+            for row in encode_rows(json.dumps(apply_variant(data, patch)), sample):
+                row["variant"] = name
+                f.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
     print(f"wrote {len(corpus)} strings in {len(SCRIPTS)} scripts to {args.out}: "
-          + ", ".join(f"{k}={v}" for k, v in sorted(cats.items())), file=sys.stderr)
+          + ", ".join(f"{k}={v}" for k, v in sorted(cats.items()))
+          + f"; and {VARIANT_SAMPLE} for each of {len(VARIANTS)} variants", file=sys.stderr)
 
 
 def main():

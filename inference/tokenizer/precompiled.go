@@ -96,11 +96,13 @@ func (p *precompiled) appendNormalized(dst []byte, s string) []byte {
 	state := -1
 	for len(s) > 0 {
 		var g string
-		if s[0] < utf8.RuneSelf && (len(s) == 1 || s[1] < utf8.RuneSelf && s[0] != '\r') {
-			// An ASCII character followed by an ASCII character (other than CR LF) is a cluster
-			// of its own.
-			g, s, state = s[:1], s[1:], -1
-		} else {
+		c1, n1 := utf8.DecodeRuneInString(s)
+		if graphemeSimple(c1) && c1 != '\r' {
+			if c2, _ := utf8.DecodeRuneInString(s[n1:]); n1 == len(s) || graphemeSimple(c2) {
+				g, s, state = s[:n1], s[n1:], -1
+			}
+		}
+		if g == "" {
 			g, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
 		}
 		if len(g) < 6 {
@@ -121,4 +123,32 @@ func (p *precompiled) appendNormalized(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// graphemeSimple reports whether r is in a range of characters that never join a grapheme
+// cluster with a neighbour from these ranges (UAX #29: grapheme break property Other, LF or
+// Control, or Hangul syllables, and no Extend, SpacingMark, Prepend, ZWJ or Regional
+// Indicator in between), CR excepted by the caller. Between two of them there is always a
+// boundary, so the segmenter can be skipped; an Extended_Pictographic among them (©, ®) only
+// joins after a ZWJ, which is not in these ranges.
+func graphemeSimple(r rune) bool {
+	switch {
+	case r < 0x300: // ASCII, Latin-1, Latin Extended-A/B, IPA, spacing modifiers
+		return true
+	case r < 0x370: // combining diacritical marks
+		return false
+	case r < 0x483: // Greek, Cyrillic letters
+		return true
+	case r < 0x48A: // Cyrillic combining marks
+		return false
+	case r < 0x530: // Cyrillic, Cyrillic Supplement
+		return true
+	case r >= 0x3041 && r < 0x3097, r >= 0x30A0 && r < 0x3100: // kana, without U+3099/309A
+		return true
+	case r >= 0x4E00 && r < 0xA000: // CJK unified ideographs
+		return true
+	case r >= 0xAC00 && r < 0xD7A4: // Hangul syllables (join only with conjoining jamo)
+		return true
+	}
+	return false
 }
