@@ -171,9 +171,9 @@ func (c *arrowCodec) decode(elem []byte, slab []fn.Value) (out []fn.Value, rows 
 	}()
 	lim := int64(len(elem))
 	mem := &limitedAllocator{mem: memory.NewGoAllocator(), limit: len(elem) + 64}
-	// Arrow's schema decoder trusts the flatbuffer's vector lengths (a
-	// corrupt one makes it allocate without bound): verify them first.
-	if err := verifySchemaMessage(elem); err != nil {
+	// Arrow's decoder trusts the flatbuffers' vector lengths (a corrupt one
+	// makes it allocate without bound): verify both messages first.
+	if err := verifyArrowElement(elem); err != nil {
 		return slab, 0, err
 	}
 	rd, err := ipc.NewReader(bytes.NewReader(elem), ipc.WithAllocator(mem),

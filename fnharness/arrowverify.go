@@ -6,25 +6,65 @@ import (
 	"fmt"
 )
 
-// verifySchemaMessage checks the flatbuffer of the schema message that
-// starts an Arrow IPC stream before arrow-go decodes it: every table,
-// vector and string it will read lies inside the message, nesting is
-// bounded, and every field type is one that a Flink Arrow batch can hold
-// (no dictionaries). arrow-go sizes slices by these vector lengths without
-// checking them, so a corrupt length would exhaust memory.
-func verifySchemaMessage(elem []byte) error {
-	if len(elem) < 8 || binary.LittleEndian.Uint32(elem) != 0xFFFFFFFF {
-		return errors.New("the element does not start with an Arrow IPC message (continuation marker 0xFFFFFFFF)")
+// verifyArrowElement checks the framing and the flatbuffers of an element
+// before arrow-go decodes it: a schema message, one record batch message
+// whose body lies inside the element, and nothing after it but an optional
+// end-of-stream marker (Flink writes none). arrow-go sizes slices by the
+// flatbuffers' vector lengths without checking them (a record batch
+// message's custom_metadata length alone made it allocate tens of
+// gigabytes, which fuzzing saw as long stalls at 0 execs/s), so every
+// table, vector and string it reads must lie inside its message first.
+// Compressed bodies are refused: Flink's Arrow writers never compress, and
+// a decompressor would size its output by a length inside the body.
+func verifyArrowElement(elem []byte) error {
+	end, err := verifyMessage(elem, 0, "schema")
+	if err != nil {
+		return err
 	}
-	n := int64(int32(binary.LittleEndian.Uint32(elem[4:])))
-	if n < 8 || n > int64(len(elem)-8) {
-		return fmt.Errorf("Arrow schema message of %d bytes in a %d-byte element", n, len(elem))
+	end, err = verifyMessage(elem, end, "record batch")
+	if err != nil {
+		return err
 	}
-	v := fbVerifier{buf: elem[8 : 8+n]}
-	if err := v.message(); err != nil {
-		return fmt.Errorf("corrupt Arrow schema message: %w", err)
+	rest := elem[end:]
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 8 && binary.LittleEndian.Uint32(rest) == 0xFFFFFFFF && binary.LittleEndian.Uint32(rest[4:]) == 0:
+	case len(rest) == 4 && binary.LittleEndian.Uint32(rest) == 0:
+	case len(rest) >= 8 && binary.LittleEndian.Uint32(rest) == 0xFFFFFFFF:
+		return fmt.Errorf("the Arrow stream holds more than one record batch (%d bytes of messages after the first; Flink sends one per element)", len(rest))
+	default:
+		return fmt.Errorf("%d bytes after the Arrow record batch (an element holds one schema and one record batch)", len(rest))
 	}
 	return nil
+}
+
+// verifyMessage checks the IPC message at elem[at:] (continuation marker,
+// metadata length, flatbuffer, body inside the element) and returns where
+// the next message starts.
+func verifyMessage(elem []byte, at int, kind string) (int, error) {
+	if len(elem)-at < 8 || binary.LittleEndian.Uint32(elem[at:]) != 0xFFFFFFFF {
+		return 0, fmt.Errorf("no Arrow IPC %s message (continuation marker 0xFFFFFFFF) at byte %d of the element", kind, at)
+	}
+	n := int64(int32(binary.LittleEndian.Uint32(elem[at+4:])))
+	if n < 8 || n > int64(len(elem)-at-8) {
+		return 0, fmt.Errorf("Arrow %s message of %d bytes at byte %d of a %d-byte element", kind, n, at, len(elem))
+	}
+	v := fbVerifier{buf: elem[at+8 : at+8+int(n)]}
+	var body int64
+	var err error
+	if kind == "schema" {
+		body, err = v.message()
+	} else {
+		body, err = v.recordBatchMessage()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("corrupt Arrow %s message: %w", kind, err)
+	}
+	end := int64(at) + 8 + n
+	if body < 0 || body > int64(len(elem))-end {
+		return 0, fmt.Errorf("Arrow %s message with a body of %d bytes, %d left in the element", kind, body, int64(len(elem))-end)
+	}
+	return int(end + body), nil
 }
 
 type fbVerifier struct {
@@ -145,39 +185,83 @@ func (v *fbVerifier) keyValues(at uint64) error {
 	return nil
 }
 
-func (v *fbVerifier) message() error {
+// header checks the Message table (version, header_type, header,
+// bodyLength, custom_metadata) and returns the header's position, which must
+// be of header type ht, and the body length.
+func (v *fbVerifier) header(ht byte, what string) (uint64, int64, error) {
 	root, err := v.deref(0)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	m, err := v.table(root, 5) // version, header_type, header, bodyLength, custom_metadata
+	m, err := v.table(root, 5)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	if m[1] == 0 || v.buf[m[1]] != 1 { // MessageHeader.Schema
-		return errors.New("the first message is not a schema")
+	if m[1] == 0 || v.buf[m[1]] != ht {
+		return 0, 0, fmt.Errorf("the message is not a %s", what)
 	}
 	if m[2] == 0 {
-		return errors.New("schema message without a schema")
+		return 0, 0, fmt.Errorf("%s message without its header", what)
 	}
 	if err := v.keyValues(m[4]); err != nil {
-		return err
+		return 0, 0, err
 	}
-	sp, err := v.deref(m[2])
+	var body int64
+	if m[3] != 0 {
+		if m[3]+8 > uint64(len(v.buf)) {
+			return 0, 0, errFlatbuffer
+		}
+		body = int64(binary.LittleEndian.Uint64(v.buf[m[3]:]))
+	}
+	hp, err := v.deref(m[2])
+	return hp, body, err
+}
+
+func (v *fbVerifier) message() (int64, error) {
+	sp, body, err := v.header(1, "schema") // MessageHeader.Schema
 	if err != nil {
-		return err
+		return 0, err
 	}
 	s, err := v.table(sp, 4) // endianness, fields, custom_metadata, features
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, _, err := v.vector(s[3], 8); err != nil {
-		return err
+		return 0, err
 	}
 	if err := v.keyValues(s[2]); err != nil {
-		return err
+		return 0, err
 	}
-	return v.fields(s[1], 0)
+	return body, v.fields(s[1], 0)
+}
+
+// recordBatchMessage checks a RecordBatch message: its nodes (FieldNode, 16
+// bytes), buffers (Buffer, 16 bytes) and variadic counts (8 bytes) lie
+// inside it, and its body is not compressed.
+func (v *fbVerifier) recordBatchMessage() (int64, error) {
+	rp, body, err := v.header(3, "record batch") // MessageHeader.RecordBatch
+	if err != nil {
+		return 0, err
+	}
+	r, err := v.table(rp, 5) // length, nodes, buffers, compression, variadicBufferCounts
+	if err != nil {
+		return 0, err
+	}
+	if r[0] != 0 && r[0]+8 > uint64(len(v.buf)) {
+		return 0, errFlatbuffer
+	}
+	for _, vec := range []struct {
+		slot uint64
+		size uint64
+	}{{r[1], 16}, {r[2], 16}, {r[4], 8}} {
+		if _, _, err := v.vector(vec.slot, vec.size); err != nil {
+			return 0, err
+		}
+	}
+	if r[3] != 0 {
+		return 0, errors.New("compressed record batch body (Flink's Arrow batches are not compressed)")
+	}
+	return body, nil
 }
 
 // Arrow's flatbuffer Type union members a Flink batch can hold.
