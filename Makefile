@@ -27,7 +27,7 @@ vet:
 test: setup vet test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 devlab-check devlab-local
 
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 # The pool's peak RSS under the worst input (6 sessions, every text 256
 # tokens) stays within the budget Flink would plan for it; the real binary,
@@ -35,12 +35,15 @@ test-go:
 test-memory: build
 	FLINKFN_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run 'TestPoolRSSWithinBudgetUnderWorstInput' -v ./cmd/flinkfn
 
-# Token ids against the real HuggingFace tokenizer, live: the fixture is
-# regenerated from Python `tokenizers` and compared in Go (the committed
-# fixture is compared by test-go).
+# Token ids against the real HuggingFace tokenizer, live: the fixtures are
+# regenerated from Python `tokenizers` (WordPiece: all-MiniLM-L6-v2; Unigram:
+# the tiny XLM-R tokenizer and its variants) and compared in Go (the committed
+# fixtures are compared by test-go).
 test-tokenizer:
 	.cache/venv/bin/python scripts/gen_tokenizer_fixture.py fixture .cache/models/all-MiniLM-L6-v2/tokenizer.json .cache/hf-ids-live.jsonl.gz
-	FLINKFN_TOKENIZER_FIXTURE=$(CURDIR)/.cache/hf-ids-live.jsonl.gz $(GO) test -count=1 -run 'TestMatchesHuggingFace' -v ./inference/tokenizer
+	.cache/venv/bin/python scripts/gen_xlmr_fixture.py inference/testdata/models/tiny-xlmr/tokenizer.json .cache/hf-xlmr-ids-live.jsonl.gz
+	FLINKFN_TOKENIZER_FIXTURE=$(CURDIR)/.cache/hf-ids-live.jsonl.gz FLINKFN_XLMR_FIXTURE=$(CURDIR)/.cache/hf-xlmr-ids-live.jsonl.gz \
+		$(GO) test -count=1 -run 'TestMatchesHuggingFace|TestUnigramMatchesHuggingFace' -v ./inference/tokenizer
 
 # Our Flink payload proto vs the one PyFlink ships.
 test-proto:
