@@ -130,19 +130,25 @@ func (s *session) serve(ctx context.Context, connectTimeout time.Duration, onCon
 		close(drained)
 	}
 	recvErr := s.recvLoop(bundleCtx, stream, out, bundles)
+	draining := bundles.isClosed() // a drain ends the stream itself
 	cancelBundles()
 	bundles.closeAndWait(context.Background())
 	endStream()
 	<-drained
 	close(out)
-	if err := <-sendErr; err != nil && recvErr == nil && ctx.Err() == nil {
-		s.log.Warn("control stream send failed", "err", err)
+	sendFailed := <-sendErr
+	switch {
+	case recvErr != nil && !draining:
+		// The runner's side broke (not an end Flink asked for): the session
+		// failed, and the worker's exit status and the pool's session
+		// record say so.
+		s.log.Error("control stream broke", "err", recvErr)
+		return fmt.Errorf("control stream broke: %w", recvErr)
+	case sendFailed != nil && recvErr == nil && ctx.Err() == nil:
+		s.log.Error("control stream send failed", "err", sendFailed)
+		return fmt.Errorf("control stream: %w", sendFailed)
 	}
-	if recvErr != nil && !bundles.isClosed() {
-		s.log.Warn("control stream ended with an error", "err", recvErr)
-	} else {
-		s.log.Info("control stream ended")
-	}
+	s.log.Info("control stream ended")
 	return nil
 }
 

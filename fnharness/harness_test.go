@@ -382,3 +382,16 @@ func TestSetupFailureStillConnectsData(t *testing.T) {
 		t.Fatal("worker did not connect the data stream for a failed bundle")
 	}
 }
+
+// A control stream that breaks (not ended by Flink) fails the session:
+// Run returns the error, so the worker exits non-zero and a pool records
+// the session as failed.
+func TestBrokenControlStreamIsAnError(t *testing.T) {
+	r := newFakeRunner(t)
+	w := startWorker(t, r)
+	r.BreakControl()
+	err := w.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "control stream broke") || !strings.Contains(err.Error(), "broken on purpose") {
+		t.Fatalf("Run returned %v, want the control stream's error", err)
+	}
+}

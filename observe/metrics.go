@@ -16,24 +16,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/flinkfn/flinkfn/fnharness"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 )
 
-// Error kinds used by the harness and the inference path. They are created
-// at zero by New so that they show up in a scrape before the first error.
+// Error kinds besides the harness's bundle failures (fnharness.ErrSetup,
+// ErrFunction, ErrDecode, ErrData, ErrInternal).
 const (
-	ErrSetup    = "setup"
-	ErrFunction = "function"
-	ErrDecode   = "decode"
-	ErrData     = "data"
-	ErrInternal = "internal"
-	ErrRefused  = "refused"
-	ErrModel    = "model"
+	ErrRefused = "refused" // a session the memory budget could not take
+	ErrModel   = "model"   // a model failed to load or a model batch failed
 )
 
-// ErrorKinds lists the error kinds New pre-creates.
+// ErrorKinds lists the error kinds New creates at zero, so that they show
+// up in a scrape before the first error.
 func ErrorKinds() []string {
-	return []string{ErrSetup, ErrFunction, ErrDecode, ErrData, ErrInternal, ErrRefused, ErrModel}
+	return []string{fnharness.ErrSetup, fnharness.ErrFunction, fnharness.ErrDecode, fnharness.ErrData, fnharness.ErrInternal, ErrRefused, ErrModel}
 }
 
 // Histogram buckets (functions, so that no slice is shared package state).
@@ -259,7 +256,7 @@ func dup(seen []string, s string) bool {
 // is counted as "internal".
 func (m *Metrics) Error(kind string) {
 	if kind == "" {
-		kind = ErrInternal
+		kind = fnharness.ErrInternal
 	}
 	m.errors.WithLabelValues(kind).Inc()
 }

@@ -387,6 +387,26 @@ func TestStartWorkerServesSessionUntilFlinkCloses(t *testing.T) {
 	}
 }
 
+// The control stream breaks mid-session (not a close Flink asked for):
+// Wait reports the failure, so the shim exits non-zero.
+func TestWaitReportsABrokenControlStream(t *testing.T) {
+	h := newHooks()
+	p := startPool(t, Config{Hooks: h})
+	r := newRunner(t, "w-1")
+	p.start(t, "w-1", r)
+	if got := bundle(t, r, "b1", "upper", "abc"); !slices.Equal(got, []string{"ABC"}) {
+		t.Fatalf("output %q", got)
+	}
+	done := p.wait(t, "w-1")
+	r.BreakControl()
+	res := awaitWait(t, done)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	contains(t, "Wait error", res.resp.GetError(), "control stream broke")
+	h.awaitEnded(t, 1)
+}
+
 // A session fails to provision: Wait says why.
 func TestWaitReportsWhySessionFailed(t *testing.T) {
 	h := newHooks()

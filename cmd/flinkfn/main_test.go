@@ -123,6 +123,21 @@ func TestWorkerUnreachableEndpointNamesIt(t *testing.T) {
 	}
 }
 
+func TestWorkerBadDrainTimeoutSaysWhatToWrite(t *testing.T) {
+	env := func(k string) string {
+		if k == "FLINKFN_DRAIN_TIMEOUT" {
+			return "ten seconds"
+		}
+		return ""
+	}
+	var stderr bytes.Buffer
+	err := runWorkerWithTimeout(context.Background(), []string{"--id=7-1", "--provision_endpoint=127.0.0.1:1"}, env, &stderr)
+	var ee exitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.msg, `FLINKFN_DRAIN_TIMEOUT="ten seconds" is not a duration; write one such as 30s`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestParseKnown(t *testing.T) {
 	var id, ep string
 	parseKnown([]string{"--semi_persist_dir=/x", "--id", "3-4", "-junk", "--provision_endpoint=localhost:99"},

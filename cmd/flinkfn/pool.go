@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 
@@ -63,7 +62,7 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	fs.Var(&modelRefs, "model", "model name or folder (repeatable)")
 	int8 := fs.Bool("int8", false, "quantised variant")
 	variant := fs.String("variant", "", "model variant")
-	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "drain timeout")
+	drainTimeout := fs.Duration("drain-timeout", defaultDrainTimeout, "drain timeout")
 	logLevel := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

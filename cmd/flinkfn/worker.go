@@ -156,7 +156,11 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 		"framework", set.Framework, "buffer", set.Buffer)
 
 	// SIGTERM (ctx) drains: no new bundles, in-flight ones finish within
-	// drainTimeout, then the session ends.
+	// the drain timeout, then the session ends.
+	drainFor, err := drainTimeout(getenv)
+	if err != nil {
+		return fail(err)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	drain := make(chan struct{})
@@ -165,7 +169,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 		case <-ctx.Done():
 			close(drain)
 			select {
-			case <-time.After(drainTimeout(getenv)):
+			case <-time.After(drainFor):
 				cancel()
 			case <-runCtx.Done():
 			}
@@ -280,14 +284,21 @@ func flinkConfDir(getenv func(string) string) string {
 	return ""
 }
 
-// drainTimeout bounds how long SIGTERM waits for in-flight bundles.
-func drainTimeout(getenv func(string) string) time.Duration {
-	if v := getenv("FLINKFN_DRAIN_TIMEOUT"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-			return d
-		}
+// defaultDrainTimeout bounds how long SIGTERM waits for in-flight bundles,
+// in a worker and in a pool alike.
+const defaultDrainTimeout = 30 * time.Second
+
+// drainTimeout is FLINKFN_DRAIN_TIMEOUT, else defaultDrainTimeout.
+func drainTimeout(getenv func(string) string) (time.Duration, error) {
+	v := getenv("FLINKFN_DRAIN_TIMEOUT")
+	if v == "" {
+		return defaultDrainTimeout, nil
 	}
-	return 10 * time.Second
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("FLINKFN_DRAIN_TIMEOUT=%q is not a duration; write one such as 30s or 2m (or unset it for %s)", v, defaultDrainTimeout)
+	}
+	return d, nil
 }
 
 // parseKnown reads --name=value (or --name value) for the known names and

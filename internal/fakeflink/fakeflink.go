@@ -81,8 +81,8 @@ type Runner struct {
 	workerID string
 	srv      *grpc.Server
 
-	connectedOnce, dataOnce, controlClosedOnce, breakOnce sync.Once
-	breakData                                             chan struct{}
+	connectedOnce, dataOnce, controlClosedOnce, breakOnce, breakControlOnce sync.Once
+	breakData, breakControl                                                 chan struct{}
 
 	mu          sync.Mutex
 	descriptors map[string]*fnpb.ProcessBundleDescriptor
@@ -136,6 +136,7 @@ func Detached(addr string) *Runner {
 		DataReady:     make(chan struct{}),
 		ControlClosed: make(chan struct{}),
 		breakData:     make(chan struct{}),
+		breakControl:  make(chan struct{}),
 		descriptors:   map[string]*fnpb.ProcessBundleDescriptor{},
 		fetches:       map[string]int{},
 		workerIDs:     map[string]int{},
@@ -189,11 +190,17 @@ func (r *Runner) Control(stream fnpb.BeamFnControl_ControlServer) error {
 			if err := stream.Send(req); err != nil {
 				return err
 			}
+		case <-r.breakControl:
+			return status.Error(codes.Internal, "fakeflink: control stream broken on purpose")
 		case <-stream.Context().Done():
 			return stream.Context().Err()
 		}
 	}
 }
+
+// BreakControl ends the control stream with an error, as a TaskManager
+// that fails mid-session would.
+func (r *Runner) BreakControl() { r.breakControlOnce.Do(func() { close(r.breakControl) }) }
 
 // GetProcessBundleDescriptor serves the descriptors added with Descriptor
 // or AddDescriptor.
