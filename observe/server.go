@@ -43,6 +43,13 @@ type Server struct {
 // The server stops when ctx is done or Close is called; Close waits for it
 // either way. log may be nil.
 func Serve(ctx context.Context, addr string, m *Metrics, ready func() error, log *slog.Logger) (*Server, error) {
+	return ServeWith(ctx, addr, m, ready, log, nil)
+}
+
+// ServeWith is Serve with more routes: mount, when not nil, adds them to
+// the mux that serves /healthz, /readyz and /metrics before the server
+// starts (the embedding API of package httpapi).
+func ServeWith(ctx context.Context, addr string, m *Metrics, ready func() error, log *slog.Logger, mount func(*http.ServeMux)) (*Server, error) {
 	if m == nil {
 		return nil, errors.New("observe: Serve: nil Metrics")
 	}
@@ -56,9 +63,13 @@ func Serve(ctx context.Context, addr string, m *Metrics, ready func() error, log
 	if err != nil {
 		return nil, fmt.Errorf("observe: listen %s: %w", addr, err)
 	}
+	mux := newMux(m, ready)
+	if mount != nil {
+		mount(mux)
+	}
 	s := &Server{
 		srv: &http.Server{
-			Handler:           NewMux(m, ready),
+			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
@@ -82,7 +93,9 @@ func Serve(ctx context.Context, addr string, m *Metrics, ready func() error, log
 }
 
 // NewMux returns the handler Serve uses: /healthz, /readyz and /metrics.
-func NewMux(m *Metrics, ready func() error) http.Handler {
+func NewMux(m *Metrics, ready func() error) http.Handler { return newMux(m, ready) }
+
+func newMux(m *Metrics, ready func() error) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
