@@ -136,6 +136,9 @@ type hfTokenizerJSON struct {
 		Vocab                   map[string]int64 `json:"vocab"`
 	} `json:"model"`
 	PostProcessor *hfPostProcessor `json:"post_processor"`
+	Padding       *struct {
+		PadID int64 `json:"pad_id"`
+	} `json:"padding"`
 }
 
 // hfAddedToken is one entry of tokenizer.json's added_tokens.
@@ -268,6 +271,9 @@ func parseWordPiece(data []byte, o Options) (t *Tokenizer, err error) {
 	}
 	t.unkID = unk
 	t.padID = m.Vocab["[PAD]"] // 0 when missing, as BERT's [PAD]
+	if f.Padding != nil {
+		t.padID = f.Padding.PadID
+	}
 	t.wp = wordpiece.NewWordPieceBuilder().
 		Vocab(&sv).
 		UnkToken(m.UnkToken).

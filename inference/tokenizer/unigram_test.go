@@ -227,6 +227,16 @@ func TestUnigramKindPadTruncation(t *testing.T) {
 	if wp := loadTokenizer(t, 0); wp.Kind() != "wordpiece" || wp.PadID() != 0 {
 		t.Errorf("MiniLM: Kind %q PadID %d, want wordpiece 0", wp.Kind(), wp.PadID())
 	}
+	base, err := os.ReadFile(xlmrJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded, err := parse(applyVariant(t, base, map[string]json.RawMessage{
+		"padding": json.RawMessage(`{"strategy":"BatchLongest","direction":"Right","pad_to_multiple_of":null,` +
+			`"pad_id":7,"pad_type_id":0,"pad_token":"x"}`)}), Options{})
+	if err != nil || padded.PadID() != 7 {
+		t.Errorf("padding.pad_id 7: PadID %v, error %v", padded.PadID(), err)
+	}
 	small := loadXLMR(t, 5)
 	for _, c := range []struct {
 		text      string
