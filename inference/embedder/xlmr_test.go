@@ -19,10 +19,17 @@ import (
 // else a folder of links to its files with an edited manifest.
 func tinyXLMR(t *testing.T, pooling inference.Pooling) string {
 	t.Helper()
-	src := filepath.Join(testfix.Root(t), "inference", "testdata", "models", "tiny-xlmr")
 	if pooling == inference.PoolingCLS {
-		return src
+		return filepath.Join(testfix.Root(t), "inference", "testdata", "models", "tiny-xlmr")
 	}
+	return editedTinyXLMR(t, func(m map[string]any) { m["pooling"] = string(pooling) })
+}
+
+// editedTinyXLMR is a folder of links to the tiny XLM-R model's files with
+// its manifest changed by edit.
+func editedTinyXLMR(t *testing.T, edit func(m map[string]any)) string {
+	t.Helper()
+	src := filepath.Join(testfix.Root(t), "inference", "testdata", "models", "tiny-xlmr")
 	dir := filepath.Join(t.TempDir(), "tiny-xlmr")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -40,7 +47,7 @@ func tinyXLMR(t *testing.T, pooling inference.Pooling) string {
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	m["pooling"] = string(pooling)
+	edit(m)
 	data, _ = json.Marshal(m)
 	if err := os.WriteFile(filepath.Join(dir, inference.ManifestFile), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -137,5 +144,44 @@ func TestCheckModelTinyXLMR(t *testing.T) {
 	if r.Info.TokenizerKind != "Unigram" || !strings.Contains(out.String(), "unigram, pad id 1, truncates at 512 tokens") ||
 		!strings.Contains(out.String(), "one sequence of 512 tokens runs") {
 		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+// TestLongMaxSeqLength: a manifest of 8,192 tokens (bge-m3's) is accepted:
+// the tokenizer truncates there, the batch token budget covers one such
+// sequence (the worst batch, which the model's memory reservation is
+// measured on, is 1 x 8,192), and the model check runs that sequence. The
+// tiny graph has 514 positions, so the check fails, saying so.
+func TestLongMaxSeqLength(t *testing.T) {
+	dir := editedTinyXLMR(t, func(m map[string]any) { m["max_seq_length"] = 8192 })
+	lib := filepath.Join(testfix.CacheDir(t), "lib", inference.RuntimeLibName)
+	e, err := Open(Config{ModelDir: dir, RuntimeLib: lib, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if rows, tokens := e.WorstBatch(); rows != 1 || tokens != 8192 {
+		t.Errorf("worst batch %d x %d, want 1 x 8192", rows, tokens)
+	}
+	if e.batchTokens != 8192 {
+		t.Errorf("batch token budget %d, want 8192 (max(DefaultMaxBatchTokens, max_seq_length))", e.batchTokens)
+	}
+	tok, err := tokenizer.Load(filepath.Join(dir, "tokenizer.json"), tokenizer.Options{MaxLen: 8192})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := tok.Encode(strings.Repeat("Zahlung an Händler in Zürich ", 3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc.IDs) != 8192 || !enc.Truncated || enc.IDs[0] != 0 || enc.IDs[8191] != 2 {
+		t.Errorf("%d ids (truncated %t), first %d last %d; want 8192, <s> ... </s>", len(enc.IDs), enc.Truncated, enc.IDs[0], enc.IDs[len(enc.IDs)-1])
+	}
+
+	r, err := CheckModel(context.Background(), dir, checkOpts(t))
+	var out strings.Builder
+	r.WriteTo(&out)
+	if err == nil || !strings.Contains(err.Error(), "max_seq_length 8192") || !strings.Contains(err.Error(), "minus 2 for XLM-R") {
+		t.Errorf("check: %v\n%s", err, out.String())
 	}
 }
