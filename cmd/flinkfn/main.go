@@ -66,6 +66,9 @@ Usage:
   flinkfn pool [--listen ADDR] [--http ADDR] [--memory-limit SIZE] ...
                                run the worker pool: one shared model per TaskManager
                                (workers use it when FLINKFN_POOL=ADDR is set)
+  flinkfn serve [--http ADDR] [--model NAME|DIR]... [--api-key KEY] ...
+                               serve the models over HTTP without Flink: POST /embed (TEI),
+                               POST /v1/embeddings (OpenAI), GET /info, GET /health
   flinkfn version              print the version
   flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
                                check TaskManager memory before deploying
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, args[1:], getenv, stderr)
 	case "pool":
 		return runPool(ctx, args[1:], getenv, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stderr)
 	case "embed":
 		return runEmbed(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "functions":

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
 
+	"github.com/flinkfn/flinkfn/httpapi"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 	"github.com/flinkfn/flinkfn/pool"
@@ -29,7 +31,10 @@ this binary; the process Flink starts becomes a thin shim), or with Flink's
 python.loopback-server.address.
 
   --listen ADDR            unix:///path/to.sock or a loopback host:port (default 127.0.0.1:50051)
-  --http ADDR              /healthz, /readyz and /metrics (default 127.0.0.1:9464; "off" disables)
+  --http ADDR              /healthz, /readyz, /metrics and the embedding API (default 127.0.0.1:9464;
+                           "off" disables)
+  --api on|off|auto        the embedding API (POST /embed, POST /v1/embeddings, GET /info, GET /health)
+                           on --http: auto (default) serves it on a loopback address or with --api-key
   --flink-conf PATH        Flink config.yaml / flink-conf.yaml or conf folder: reads
                            python.fn-execution.framework.memory.size (default 64mb) and
                            python.fn-execution.buffer.memory.size (default 15mb)
@@ -44,6 +49,7 @@ python.loopback-server.address.
   --drain-timeout DUR      on SIGTERM, how long in-flight bundles may finish (default 30s)
   --log-level LEVEL        debug, info, warn, error (default info)
 
+` + apiFlagsUsage + `
 Sizes use Flink's syntax (512mb, 2 gb, 1073741824).
 `
 
@@ -64,6 +70,8 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	variant := fs.String("variant", "", "model variant")
 	drainTimeout := fs.Duration("drain-timeout", defaultDrainTimeout, "drain timeout")
 	logLevel := fs.String("log-level", "info", "log level")
+	apiMode := fs.String("api", "auto", "embedding API on the HTTP listener: on, off, auto")
+	af := addAPIFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -140,8 +148,20 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 			return errors.New("starting the worker pool service")
 		}
 	}
+	var api *httpapi.Server
 	if *httpAddr != "" && *httpAddr != "off" {
-		hs, err := observe.Serve(context.WithoutCancel(ctx), *httpAddr, metrics, ready, log)
+		var mount func(*http.ServeMux)
+		on, err := mountAPI(*apiMode, *httpAddr, af.apiKey(getenv), log)
+		if err != nil {
+			return exitError{code: 2, msg: "flinkfn pool: " + err.Error()}
+		}
+		if on {
+			if api, err = af.newAPI(apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: ready, getenv: getenv}); err != nil {
+				return fail(err)
+			}
+			mount = api.Mount
+		}
+		hs, err := observe.ServeWith(context.WithoutCancel(ctx), *httpAddr, metrics, ready, log, mount)
 		if err != nil {
 			return fail(err)
 		}
@@ -193,6 +213,9 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		return fail(fmt.Errorf("gRPC server stopped: %w", err))
 	}
 	metrics.SetReady(false)
+	if api != nil {
+		api.Drain()
+	}
 	dctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
 	derr := srv.Shutdown(dctx)
 	cancel()
