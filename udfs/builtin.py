@@ -171,6 +171,13 @@ def upper(s):
     return s.upper()
 
 
+def _pd_series(values, like):
+    """A pandas result Series of Python values (object dtype, so that ints
+    with a NULL stay ints) with the index of the argument Series like."""
+    import pandas as pd
+    return pd.Series(values, index=like.index, dtype=object)
+
+
 def _is_series(x):
     """Whether a pandas function (func_type="pandas") got a pandas Series."""
     return type(x).__name__ == "Series" and hasattr(x, "map")
@@ -182,7 +189,9 @@ def length(s):
     if s is None:
         return None
     if _is_series(s):
-        return s.map(lambda v: None if v is None else len(v)).astype("Int32")
+        # object dtype: pandas would make ints with a NULL float64, and
+        # PyFlink's result conversion takes no extension dtype (Int32).
+        return _pd_series([None if v is None else len(v) for v in s], s)
     return len(s)
 
 

@@ -135,7 +135,7 @@ def test_builtin_series_bodies():
     s = as_pandas([["straße", None, "😀x"]], [pa.string()])[0]
     assert b.upper._func(s).tolist() == ["STRASSE", None, "😀X"]
     n = b.length._func(s)
-    assert str(n.dtype) == "Int32" and n.isna().tolist() == [False, True, False] and n[0] == 6 and n[2] == 2
+    assert n.tolist() == [6, None, 2]
     assert b.reject._func(s) is s
     with pytest.raises(ValueError, match="rejected input 'BAD"):
         b.reject._func(as_pandas([["ok", "BAD1"]], [pa.string()])[0])
