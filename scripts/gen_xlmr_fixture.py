@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Token ids from HuggingFace `tokenizers` for a sentencepiece Unigram (XLM-RoBERTa-style)
-tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace.
+tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace (and, with --graphemes, the
+grapheme probe of TestPrecompiledGraphemes).
 
     .cache/venv/bin/python scripts/gen_xlmr_fixture.py \\
-        inference/testdata/models/tiny-xlmr/tokenizer.json inference/tokenizer/testdata/hf-xlmr-ids.jsonl.gz
+        inference/testdata/models/tiny-xlmr/tokenizer.json inference/tokenizer/testdata/hf-xlmr-ids.jsonl.gz \\
+        --graphemes inference/tokenizer/testdata/hf-xlmr-graphemes.txt.gz
 
 Writes one JSON line per string: {"cat", "script", "text", "ids", "truncated", "normalized"},
 gzipped with reproducible bytes; then the same for a sample of the strings under each of
@@ -286,13 +288,41 @@ def cmd_fixture(args):
           + f"; and {VARIANT_SAMPLE} for each of {len(VARIANTS)} variants", file=sys.stderr)
 
 
+def cmd_graphemes(args):
+    """Grapheme clusters as HF's Precompiled sees them: U+00A0 (2 bytes, mapped to a space) and
+    one BMP character form a cluster under 6 bytes; when the character joins the cluster
+    (Extend, SpacingMark, ZWJ) the whole cluster becomes the space. Writes the ranges of BMP
+    characters c for which normalize("\u00a0" + c) == normalize("\u00a0") (joined, or mapped
+    to nothing or a space), one "lo hi" hex line each."""
+    from tokenizers import Tokenizer
+
+    norm = Tokenizer.from_file(args.tokenizer_json).normalizer
+    alone = norm.normalize_str("\u00a0")
+    ranges = []
+    for c in range(0x10000):
+        if 0xD800 <= c <= 0xDFFF or norm.normalize_str("\u00a0" + chr(c)) != alone:
+            continue
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    with open(args.graphemes, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as f:
+        for lo, hi in ranges:
+            f.write(b"%x %x\n" % (lo, hi))
+    print(f"wrote {len(ranges)} ranges of BMP characters that vanish after U+00A0 to {args.graphemes}",
+          file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tokenizer_json")
     ap.add_argument("out")
+    ap.add_argument("--graphemes", help="also write the grapheme probe (see cmd_graphemes) to this file")
     ap.add_argument("--seed", type=int, default=20261203)
     args = ap.parse_args()
     cmd_fixture(args)
+    if args.graphemes:
+        cmd_graphemes(args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -103,7 +104,7 @@ func (p *precompiled) appendNormalized(dst []byte, s string) []byte {
 			}
 		}
 		if g == "" {
-			g, s, _, state = uniseg.FirstGraphemeClusterInString(s, state)
+			g, s = nextGrapheme(&state, g, s)
 		}
 		if len(g) < 6 {
 			if r, ok := p.transform(g); ok {
@@ -123,6 +124,45 @@ func (p *precompiled) appendNormalized(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// nextGrapheme cuts the first extended grapheme cluster off s with uniseg, joining to it the
+// characters that became Extend after uniseg's Unicode edition (15.0) and before HF's
+// (unicode-segmentation, Unicode 17): after them uniseg continues the cluster as after any
+// other character.
+func nextGrapheme(state *int, g, s string) (string, string) {
+	whole := s
+	g, s, _, *state = uniseg.FirstGraphemeClusterInString(s, *state)
+	for s != "" {
+		r, _ := utf8.DecodeRuneInString(s)
+		last, _ := utf8.DecodeLastRuneInString(g)
+		if !newerExtend(r) || graphemeControl(last) {
+			break
+		}
+		var more string
+		more, s, _, *state = uniseg.FirstGraphemeClusterInString(s, -1)
+		g = whole[:len(g)+len(more)]
+	}
+	return g, s
+}
+
+// graphemeControl reports whether r has grapheme break property Control, CR or LF, after which
+// a cluster always ends (UAX #29 GB4).
+func graphemeControl(r rune) bool {
+	switch r {
+	case 0x200C, 0x200D: // Extend, ZWJ
+		return false
+	case 0x0600, 0x0601, 0x0602, 0x0603, 0x0604, 0x0605, 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD,
+		0x110CD: // Prepend
+		return false
+	}
+	return unicode.In(r, unicode.Cc, unicode.Zl, unicode.Zp, unicode.Cf)
+}
+
+// newerExtend reports whether r has grapheme break property Extend in HF's Unicode edition but
+// is unassigned in uniseg's (found by TestPrecompiledGraphemes for the BMP).
+func newerExtend(r rune) bool {
+	return r == 0x0897 || r >= 0x1ACF && r <= 0x1ADD || r >= 0x1AE0 && r <= 0x1AEB
 }
 
 // graphemeSimple reports whether r is in a range of characters that never join a grapheme

@@ -234,8 +234,10 @@ func TestUnigramKindPadTruncation(t *testing.T) {
 	padded, err := parse(applyVariant(t, base, map[string]json.RawMessage{
 		"padding": json.RawMessage(`{"strategy":"BatchLongest","direction":"Right","pad_to_multiple_of":null,` +
 			`"pad_id":7,"pad_type_id":0,"pad_token":"x"}`)}), Options{})
-	if err != nil || padded.PadID() != 7 {
-		t.Errorf("padding.pad_id 7: PadID %v, error %v", padded.PadID(), err)
+	if err != nil {
+		t.Error(err)
+	} else if padded.PadID() != 7 {
+		t.Errorf("padding.pad_id 7: PadID %d", padded.PadID())
 	}
 	small := loadXLMR(t, 5)
 	for _, c := range []struct {
@@ -388,4 +390,46 @@ func BenchmarkUnigramEncode(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// TestPrecompiledGraphemes checks the grapheme clusters HF's Precompiled sees against the
+// probe written by scripts/gen_xlmr_fixture.py --graphemes (testdata/hf-xlmr-graphemes.txt.gz,
+// or $FLINKFN_XLMR_GRAPHEMES): for every BMP character c, whether "\u00a0"+c normalizes to
+// what "\u00a0" alone does (c joined U+00A0's cluster, which became a space as a whole, or c
+// maps to nothing or a space).
+func TestPrecompiledGraphemes(t *testing.T) {
+	tok := loadXLMR(t, 0)
+	path := os.Getenv("FLINKFN_XLMR_GRAPHEMES")
+	if path == "" {
+		path = filepath.Join("testdata", "hf-xlmr-graphemes.txt.gz")
+	}
+	var want [0x10000]bool
+	sc := bufio.NewScanner(bytes.NewReader(readGzipOrPlain(t, path)))
+	for sc.Scan() {
+		var lo, hi int
+		if _, err := fmt.Sscanf(sc.Text(), "%x %x", &lo, &hi); err != nil || lo > hi || hi > 0xFFFF {
+			t.Fatalf("%s: bad line %q (%v)", path, sc.Text(), err)
+		}
+		for c := lo; c <= hi; c++ {
+			want[c] = true
+		}
+	}
+	alone := spmNormalize(tok, "\u00a0")
+	bad, joined := 0, 0
+	for c := range rune(0x10000) {
+		if c >= 0xD800 && c <= 0xDFFF {
+			continue
+		}
+		got := spmNormalize(tok, "\u00a0"+string(c)) == alone
+		if got {
+			joined++
+		}
+		if got != want[c] {
+			bad++
+			if bad <= 100 {
+				t.Errorf("U+%04X after U+00A0: vanishes %v, HF %v", c, got, want[c])
+			}
+		}
+	}
+	t.Logf("%d BMP characters vanish after U+00A0 (HF agrees on all but %d)", joined, bad)
 }
