@@ -42,10 +42,10 @@ test-memory: build
 test-tokenizer:
 	.cache/venv/bin/python scripts/gen_tokenizer_fixture.py fixture .cache/models/all-MiniLM-L6-v2/tokenizer.json .cache/hf-ids-live.jsonl.gz
 	.cache/venv/bin/python scripts/gen_xlmr_fixture.py inference/testdata/models/tiny-xlmr/tokenizer.json .cache/hf-xlmr-ids-live.jsonl.gz \
-		--graphemes .cache/hf-xlmr-graphemes-live.txt.gz
+		--graphemes .cache/hf-xlmr-graphemes-live.txt.gz --chars .cache/hf-xlmr-chars-live.txt.gz
 	FLINKFN_TOKENIZER_FIXTURE=$(CURDIR)/.cache/hf-ids-live.jsonl.gz FLINKFN_XLMR_FIXTURE=$(CURDIR)/.cache/hf-xlmr-ids-live.jsonl.gz \
-		FLINKFN_XLMR_GRAPHEMES=$(CURDIR)/.cache/hf-xlmr-graphemes-live.txt.gz \
-		$(GO) test -count=1 -run 'TestMatchesHuggingFace|TestUnigramMatchesHuggingFace|TestPrecompiledGraphemes' -v ./inference/tokenizer
+		FLINKFN_XLMR_GRAPHEMES=$(CURDIR)/.cache/hf-xlmr-graphemes-live.txt.gz FLINKFN_XLMR_CHARS=$(CURDIR)/.cache/hf-xlmr-chars-live.txt.gz \
+		$(GO) test -count=1 -run 'TestMatchesHuggingFace|TestUnigramMatchesHuggingFace|TestPrecompiled' -v ./inference/tokenizer
 
 # Our Flink payload proto vs the one PyFlink ships.
 test-proto:

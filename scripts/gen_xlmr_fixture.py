@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Token ids from HuggingFace `tokenizers` for a sentencepiece Unigram (XLM-RoBERTa-style)
-tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace (and, with --graphemes, the
-grapheme probe of TestPrecompiledGraphemes).
+tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace (and, with --graphemes and
+--chars, the probes of TestPrecompiledGraphemes and TestPrecompiledCharacters).
 
     .cache/venv/bin/python scripts/gen_xlmr_fixture.py \\
         inference/testdata/models/tiny-xlmr/tokenizer.json inference/tokenizer/testdata/hf-xlmr-ids.jsonl.gz \\
-        --graphemes inference/tokenizer/testdata/hf-xlmr-graphemes.txt.gz
+        --graphemes inference/tokenizer/testdata/hf-xlmr-graphemes.txt.gz \\
+        --chars inference/tokenizer/testdata/hf-xlmr-chars.txt.gz
 
 Writes one JSON line per string: {"cat", "script", "text", "ids", "truncated", "normalized"},
 gzipped with reproducible bytes; then the same for a sample of the strings under each of
@@ -313,16 +314,37 @@ def cmd_graphemes(args):
           file=sys.stderr)
 
 
+def cmd_chars(args):
+    """Every character alone: the code points (surrogates excluded) whose normalization is not
+    themselves, one "hex json-string" line each."""
+    from tokenizers import Tokenizer
+
+    norm = Tokenizer.from_file(args.tokenizer_json).normalizer
+    n = 0
+    with open(args.chars, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as f:
+        for c in range(0x110000):
+            if 0xD800 <= c <= 0xDFFF:
+                continue
+            out = norm.normalize_str(chr(c))
+            if out != chr(c):
+                f.write(b"%x %s\n" % (c, json.dumps(out).encode()))
+                n += 1
+    print(f"wrote the {n} characters that the normalizer changes to {args.chars}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tokenizer_json")
     ap.add_argument("out")
     ap.add_argument("--graphemes", help="also write the grapheme probe (see cmd_graphemes) to this file")
+    ap.add_argument("--chars", help="also write every character's normalization (see cmd_chars) to this file")
     ap.add_argument("--seed", type=int, default=20261203)
     args = ap.parse_args()
     cmd_fixture(args)
     if args.graphemes:
         cmd_graphemes(args)
+    if args.chars:
+        cmd_chars(args)
 
 
 if __name__ == "__main__":

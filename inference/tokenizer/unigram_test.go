@@ -433,3 +433,45 @@ func TestPrecompiledGraphemes(t *testing.T) {
 	}
 	t.Logf("%d BMP characters vanish after U+00A0 (HF agrees on all but %d)", joined, bad)
 }
+
+// TestPrecompiledCharacters normalizes every character alone and compares with HF's
+// normalizer (testdata/hf-xlmr-chars.txt.gz or $FLINKFN_XLMR_CHARS, written by
+// scripts/gen_xlmr_fixture.py --chars: the characters it changes, with what they become).
+func TestPrecompiledCharacters(t *testing.T) {
+	tok := loadXLMR(t, 0)
+	path := os.Getenv("FLINKFN_XLMR_CHARS")
+	if path == "" {
+		path = filepath.Join("testdata", "hf-xlmr-chars.txt.gz")
+	}
+	want := map[rune]string{}
+	sc := bufio.NewScanner(bytes.NewReader(readGzipOrPlain(t, path)))
+	for sc.Scan() {
+		hex, js, ok := strings.Cut(sc.Text(), " ")
+		var c rune
+		var out string
+		if _, err := fmt.Sscanf(hex, "%x", &c); !ok || err != nil || json.Unmarshal([]byte(js), &out) != nil {
+			t.Fatalf("%s: bad line %q", path, sc.Text())
+		}
+		want[c] = out
+	}
+	if len(want) < 1000 {
+		t.Fatalf("%s: only %d changed characters", path, len(want))
+	}
+	bad := 0
+	for c := range rune(0x110000) {
+		if c >= 0xD800 && c <= 0xDFFF {
+			continue
+		}
+		w, ok := want[c]
+		if !ok {
+			w = string(c)
+		}
+		if got := spmNormalize(tok, string(c)); got != w {
+			bad++
+			if bad <= 20 {
+				t.Errorf("U+%04X normalizes to %+q, HF %+q", c, got, w)
+			}
+		}
+	}
+	t.Logf("%d characters checked, %d changed by the normalizer, %d differ from HF", 0x110000-0x800, len(want), bad)
+}
