@@ -16,6 +16,7 @@ const (
 	ClassRuntime              = "RuntimeException"
 	ClassNullPointer          = "NullPointerException"
 	ClassYAML                 = "YamlEngineException"
+	ClassYAMLVersion          = "YamlVersionException"
 )
 
 // FlinkError is an error as Flink would raise it: the Java exception class,

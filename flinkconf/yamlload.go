@@ -17,6 +17,10 @@ import (
 // lists kept as their YAML flow string, null values and duplicate keys
 // within one mapping rejected.
 func ParseConfigYAML(data []byte) (*Config, error) {
+	data, err := prepareYAML(data)
+	if err != nil {
+		return nil, yamlLoadErr(err)
+	}
 	root, err := decodeSingleDocument(data)
 	if err != nil {
 		return nil, yamlLoadErr(newErr(ClassYAML, err.Error(), nil))
