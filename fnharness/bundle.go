@@ -11,6 +11,7 @@ import (
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 
 	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/internal/text"
 )
 
 // flushBytes is the output size at which a bundle sends a Data message;
@@ -283,7 +284,7 @@ func (b *bundle) rowError(c *call, r int, args []fn.Value, err error) error {
 		}
 		v := "?"
 		if i < len(args) {
-			v = truncate(args[i].String(), 200)
+			v = text.Truncate(args[i].String(), 200)
 		}
 		parts = append(parts, fmt.Sprintf("%s: %s", name, v))
 	}
@@ -292,13 +293,6 @@ func (b *bundle) rowError(c *call, r int, args []fn.Value, err error) error {
 }
 
 func (p *plan) functionNames() string { return strings.Join(p.fullNames(), ", ") }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
 
 // kindError tags an error with its failure kind for the Observer.
 type kindError struct {

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/flinkfn/flinkfn/internal/recent"
 )
 
 // dataStream is the part of the generated data client we use.
@@ -125,7 +127,7 @@ func (m *dataManager) conn(url string) (*dataConn, error) {
 		outLim:  m.outLim,
 		out:     make(chan outItem, 16),
 		inboxes: map[inboxKey]*inbox{},
-		ended:   newRing(endedCap),
+		ended:   recent.New[string, struct{}](endedCap),
 		broken:  make(chan struct{}),
 		closing: make(chan struct{}),
 		written: make(chan struct{}),
@@ -199,7 +201,7 @@ type dataConn struct {
 
 	mu      sync.Mutex
 	inboxes map[inboxKey]*inbox
-	ended   *ring
+	ended   *recent.Map[string, struct{}]
 	err     error
 	broken  chan struct{} // closed when the stream failed
 }
@@ -214,7 +216,7 @@ func (c *dataConn) inbox(instruction, transform string) *inbox {
 		return ib
 	}
 	ib := &inbox{ch: make(chan inItem, inboxCap), done: make(chan struct{})}
-	if c.ended.has(instruction) {
+	if c.ended.Has(instruction) {
 		close(ib.done)
 		return ib
 	}
@@ -225,7 +227,7 @@ func (c *dataConn) inbox(instruction, transform string) *inbox {
 func (c *dataConn) end(instruction string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ended.add(instruction)
+	c.ended.Add(instruction, struct{}{})
 	for k, ib := range c.inboxes {
 		if k.instruction == instruction {
 			close(ib.done)
@@ -405,26 +407,3 @@ func (c *dataConn) close() {
 	c.cancel()
 	c.cc.Close()
 }
-
-// ring is a fixed-size set of recent strings.
-type ring struct {
-	items []string
-	set   map[string]struct{}
-	next  int
-}
-
-func newRing(n int) *ring { return &ring{items: make([]string, n), set: make(map[string]struct{}, n)} }
-
-func (r *ring) add(s string) {
-	if _, ok := r.set[s]; ok {
-		return
-	}
-	if old := r.items[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.items[r.next] = s
-	r.set[s] = struct{}{}
-	r.next = (r.next + 1) % len(r.items)
-}
-
-func (r *ring) has(s string) bool { _, ok := r.set[s]; return ok }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/flinkfn/flinkfn/fnharness"
 	"github.com/flinkfn/flinkfn/fnharness/fn"
+	"github.com/flinkfn/flinkfn/internal/recent"
 	"github.com/flinkfn/flinkfn/memory"
 )
 
@@ -64,7 +65,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	ended    *endedRing // why recently ended sessions ended, for a late Wait
+	ended    *recent.Map[string, error] // why recently ended sessions ended, for a late Wait
 	draining bool
 	drain    chan struct{} // closed by Shutdown: sessions finish in-flight bundles and end
 	wg       sync.WaitGroup
@@ -92,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.ConnectTimeout = 60 * time.Second
 	}
 	base, stop := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Logger, base: base, stop: stop, sessions: map[string]*session{}, ended: newEndedRing(1024), drain: make(chan struct{})}, nil
+	return &Server{cfg: cfg, log: cfg.Logger, base: base, stop: stop, sessions: map[string]*session{}, ended: recent.New[string, error](1024), drain: make(chan struct{})}, nil
 }
 
 // Register adds the pool's services to a gRPC server.
@@ -172,7 +173,7 @@ func (s *Server) run(ctx context.Context, ss *session, endpoint string, log *slo
 		ss.err = err
 		s.mu.Lock()
 		delete(s.sessions, ss.id)
-		s.ended.add(ss.id, err)
+		s.ended.Add(ss.id, err)
 		s.mu.Unlock()
 		close(ss.done)
 		if s.cfg.Hooks != nil {
@@ -219,7 +220,7 @@ func (s *Server) StopWorker(ctx context.Context, req *fnpb.StopWorkerRequest) (*
 func (s *Server) wait(ctx context.Context, id string) (bool, error) {
 	s.mu.Lock()
 	ss := s.sessions[id]
-	err, ended := s.ended.get(id)
+	err, ended := s.ended.Get(id)
 	s.mu.Unlock()
 	if ss == nil {
 		return ended, err
@@ -287,29 +288,4 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	<-done
 	return fmt.Errorf("pool: %d session(s) still had bundles in flight at the drain deadline and were cancelled: %v", len(left), left)
-}
-
-// endedRing remembers how the last n sessions ended.
-type endedRing struct {
-	ids  []string
-	errs map[string]error
-	next int
-}
-
-func newEndedRing(n int) *endedRing {
-	return &endedRing{ids: make([]string, n), errs: map[string]error{}}
-}
-
-func (r *endedRing) add(id string, err error) {
-	if old := r.ids[r.next]; old != "" {
-		delete(r.errs, old)
-	}
-	r.ids[r.next] = id
-	r.errs[id] = err
-	r.next = (r.next + 1) % len(r.ids)
-}
-
-func (r *endedRing) get(id string) (error, bool) {
-	err, ok := r.errs[id]
-	return err, ok
 }

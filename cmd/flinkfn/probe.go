@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/flinkfn/flinkfn/internal/text"
 )
 
 const runnerScript = "pyflink-udf-runner.sh"
@@ -43,7 +45,7 @@ func runProbe(args []string, stdout io.Writer) error {
 			"flinkfn runs Go functions and installs no Python packages: remove python.requirements from the job configuration."}
 	case !strings.Contains(code, "pyflink"):
 		return exitError{code: 1, msg: "flinkfn: cannot execute Python code: flinkfn is Flink's UDF worker, not a Python interpreter. " +
-			"It answers only Flink's pyflink runner probe. Code was: " + truncate(code, 200)}
+			"It answers only Flink's pyflink runner probe. Code was: " + text.Truncate(code, 200)}
 	}
 	dir, err := ensureRunnerDir()
 	if err != nil {
@@ -102,10 +104,3 @@ func ensureRunnerDir() (string, error) {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

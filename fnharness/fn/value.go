@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flinkfn/flinkfn/internal/text"
 )
 
 // Kind says which Go representation a Value holds.
@@ -385,13 +387,6 @@ const (
 	maxDecimalDigits = 20_000
 )
 
-func truncateText(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
-}
-
 // ParseDecimal parses Java BigDecimal text ("-12.340", "1E-7", "1.5E+3")
 // into unscaled × 10^-scale.
 func ParseDecimal(s string) (*big.Int, int, error) {
@@ -430,7 +425,7 @@ func ParseDecimal(s string) (*big.Int, int, error) {
 	// Bound the value so that FormatDecimal's output parses back
 	// (at most maxDecimalDigits digits and fraction digits).
 	if scale > maxDecimalDigits || (scale < 0 && len(body)-scale > maxDecimalDigits) {
-		return nil, 0, fmt.Errorf("decimal: %q has too many digits", truncateText(s))
+		return nil, 0, fmt.Errorf("decimal: %q has too many digits", text.Truncate(s, 40))
 	}
 	if scale < 0 {
 		u.Mul(u, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-scale)), nil))

@@ -125,9 +125,20 @@ type Options struct {
 
 // Default option values.
 const (
-	DefaultMaxBatchTokens = 16384
-	DefaultMaxBatchRows   = 256
-	DefaultParallel       = 1
+	// DefaultMaxBatchTokens: a batch's activations grow with rows ×
+	// longest² (attention), so the worst batch is the one of maximal-length
+	// sequences: for all-MiniLM-L6-v2 4 rows × 256 tokens at 1,024 padded
+	// tokens. The model's footprint (weights + the worst batch in ONNX
+	// Runtime's arena) is then 169 MiB, against 392 MiB at 32 × 256; and on
+	// 2 cores 1,024-token batches embed mixed texts faster than 2,048 (134
+	// vs 126 rows/s) or 8,192 (BENCHMARKS.md, make bench-footprint). The
+	// embedder raises it to the model's maximal length when that is longer.
+	DefaultMaxBatchTokens = 1024
+	// DefaultMaxBatchRows: on CPU, MiniLM's throughput peaks at small
+	// batches (8-32 rows of ~50 tokens: the activations stay in cache) and
+	// falls beyond 128.
+	DefaultMaxBatchRows = 32
+	DefaultParallel     = 1
 	// DefaultQueuedBatches is MaxQueuedTokens' default in units of MaxBatchTokens.
 	DefaultQueuedBatches = 8
 )

@@ -46,22 +46,6 @@ type Config struct {
 // quantised model).
 const VariantEnv = "FLINKFN_MODEL_VARIANT"
 
-// DefaultMaxBatchRows is the rows per model batch unless Config.Batcher
-// says otherwise. On CPU, MiniLM's throughput peaks at small batches (8-32
-// rows of ~50 tokens: the activations stay in cache) and falls beyond 128;
-// the token budget defaults to this many rows of the longest sequence.
-const DefaultMaxBatchRows = 32
-
-// DefaultMaxBatchTokens is the padded tokens (rows × longest sequence) per
-// model batch unless Config.Batcher says otherwise. A batch's activations
-// grow with rows × longest² (attention), so the worst batch is the one of
-// maximal-length sequences: for all-MiniLM-L6-v2 4 rows × 256 tokens. The
-// model's footprint (weights + the worst batch in ONNX Runtime's arena) is
-// then 169 MiB, against 392 MiB at 32 × 256; and on 2 cores 1,024-token
-// batches embed mixed texts faster than 2,048 (134 vs 126 rows/s) or
-// 8,192.
-const DefaultMaxBatchTokens = 1024
-
 // Embedder embeds texts with one model shared by every caller.
 type Embedder struct {
 	rt   *inference.Runtime
@@ -136,11 +120,9 @@ func Open(cfg Config) (*Embedder, error) {
 		return nil, err
 	}
 	bo := cfg.Batcher
-	if bo.MaxBatchRows == 0 {
-		bo.MaxBatchRows = DefaultMaxBatchRows
-	}
 	if bo.MaxBatchTokens == 0 {
-		bo.MaxBatchTokens = max(DefaultMaxBatchTokens, eng.MaxSeqLen())
+		// One sequence of the model's maximal length must fit a batch.
+		bo.MaxBatchTokens = max(batcher.DefaultMaxBatchTokens, eng.MaxSeqLen())
 	}
 	if bo.Logger == nil {
 		bo.Logger = log
