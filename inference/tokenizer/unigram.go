@@ -98,16 +98,23 @@ func (u *unigram) encodeWord(dst []int64, word string, nodes []bestNode) ([]int6
 		here := nodes[start].score
 		_, mblen := utf8.DecodeRuneInString(word[start:])
 		single := false
-		u.trie.prefixes(word, start, func(end int, id int32) {
-			cand := u.scores[id] + here
-			t := &nodes[end]
-			if !t.reached || cand > t.score {
-				*t = bestNode{score: cand, start: int32(start), id: id, reached: true}
+		// Every piece equal to word[start:end], shortest first (HF's common_prefix_search).
+		tr := &u.trie
+		for cur, end := tr.root[word[start]], start+1; cur != 0; end++ {
+			if id := tr.leaf[cur]; id >= 0 {
+				cand := u.scores[id] + here
+				if t := &nodes[end]; !t.reached || cand > t.score {
+					*t = bestNode{score: cand, start: int32(start), id: id, reached: true}
+				}
+				if end-start == mblen {
+					single = true
+				}
 			}
-			if end-start == mblen {
-				single = true
+			if end >= n {
+				break
 			}
-		})
+			cur = tr.child(cur, word[end])
+		}
 		if !single {
 			cand := u.unkScore + here
 			t := &nodes[start+mblen]
@@ -219,34 +226,19 @@ func buildPieceTrie(pieces []string, ids map[string]int32) pieceTrie {
 	return t
 }
 
-// prefixes calls fn(end, id) for every piece that equals s[start:end], shortest first.
-func (t *pieceTrie) prefixes(s string, start int, fn func(end int, id int32)) {
-	if start >= len(s) {
-		return
-	}
-	cur := t.root[s[start]]
-	for i := start; cur != 0; {
-		if id := t.leaf[cur]; id >= 0 {
-			fn(i+1, id)
-		}
-		i++
-		if i >= len(s) {
-			return
-		}
-		c := s[i]
-		lo, hi := int(t.first[cur]), int(t.first[cur])+int(t.count[cur])
-		cur = 0
-		for lo < hi {
-			mid := int(uint(lo+hi) >> 1)
-			switch l := t.labels[mid]; {
-			case l < c:
-				lo = mid + 1
-			case l > c:
-				hi = mid
-			default:
-				cur = t.target[mid]
-				lo = hi
-			}
+// child is the child of node cur labelled c, 0 when none.
+func (t *pieceTrie) child(cur int32, c byte) int32 {
+	lo, hi := int(t.first[cur]), int(t.first[cur])+int(t.count[cur])
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		switch l := t.labels[mid]; {
+		case l < c:
+			lo = mid + 1
+		case l > c:
+			hi = mid
+		default:
+			return t.target[mid]
 		}
 	}
+	return 0
 }
