@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flinkfn/flinkfn/admission"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/modelset"
 )
@@ -120,7 +121,11 @@ func newFakeSet(t *testing.T, eng *engine) *modelset.Set {
 			if err != nil {
 				return modelset.Loaded{}, err
 			}
-			return modelset.Loaded{Model: &fakeModel{b: b}}, nil
+			g, err := admission.New(&fakeModel{b: b}, admission.Options{})
+			if err != nil {
+				return modelset.Loaded{}, err
+			}
+			return modelset.Loaded{Model: g}, nil
 		},
 	})
 	if err != nil {

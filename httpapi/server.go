@@ -32,11 +32,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flinkfn/flinkfn/admission"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/modelset"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 )
+
+// Class is the admission class of the API's requests (the Flink sessions'
+// is the default class, "").
+const Class = "http"
 
 // KindRequest is the memory budget's kind for an HTTP request's buffers.
 const KindRequest memory.Kind = "http"
@@ -343,7 +348,9 @@ func (s *Server) embed(ctx context.Context, j *job, ri *reqInfo) ([][]float32, *
 		}
 	}
 	ri.tokens = j.tokens
-	ctx, cancel := context.WithTimeout(ctx, s.o.Limits.Timeout)
+	// The model's admission gate shares it between this class and the
+	// Flink sessions' (package admission).
+	ctx, cancel := context.WithTimeout(admission.WithClass(ctx, Class), s.o.Limits.Timeout)
 	defer cancel()
 
 	queued := s.o.Now()

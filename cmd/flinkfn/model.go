@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flinkfn/flinkfn/admission"
 	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/embedder"
@@ -157,7 +158,14 @@ func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Lo
 		return modelset.Loaded{}, err
 	}
 	name := e.Model() + "/" + e.Variant()
-	l := modelset.Loaded{Model: e}
+	// The gate shares the model fairly between the Flink sessions and the
+	// HTTP API (package admission).
+	gate, err := admission.New(e, admission.Options{})
+	if err != nil {
+		e.Close()
+		return modelset.Loaded{}, err
+	}
+	l := modelset.Loaded{Model: gate}
 	if o.Budget != nil {
 		reserve := o.Reserve
 		if reserve == nil {
