@@ -126,7 +126,8 @@ def dockerfile_info(path):
         word = word.upper()
         if word == "ARG" and "=" in rest:
             k, v = rest.strip().split("=", 1)
-            args.setdefault(k, v)
+            # an ARG default may use earlier ARGs (FLINK_IMAGE=flink:${FLINK_VERSION}-java17)
+            args.setdefault(k, re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), v))
         elif word == "FROM":
             parts = rest.split()
             image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), parts[0])

@@ -88,11 +88,12 @@ def _clean(sql):
     return "\n".join([lines[0]] + [ln[indent:] for ln in lines[1:]])
 
 
-def job_sql(data, out_ah, out_tx, client_python, pythonpath, name="flinkfn-devlab-embed"):
+def job_sql(data, out_ah, out_tx, client_python, pythonpath, name="flinkfn-devlab-embed", paths=(None, None)):
     """The SQL client script of the main job (scripts/embed_job.py's
-    statements) reading data/ and writing out_ah, out_tx."""
+    statements) reading data/ (or paths: the account holders' and the
+    transactions' file or folder) and writing out_ah, out_tx."""
     rec = _Recorder()
-    embed_job.statement_set(rec, data, out_ah, out_tx)
+    embed_job.statement_set(rec, data, out_ah, out_tx, *paths)
     if any(";" in s for s in rec.statements + rec.inserts):
         raise ValueError("embed_job's SQL contains ';': cannot be split by the SQL client")
     out = [
@@ -438,9 +439,32 @@ def ensure_data(data_root, n_ah, n_tx):
     return data
 
 
+def split_data(data, parts):
+    """data/{accountholders,transactions}.jsonl in `parts` files each, under
+    data/split-<parts>/<table>/ (the filesystem source makes a split of each
+    file, so up to `parts` source subtasks get rows); returns the two folders."""
+    out = []
+    for table in ("accountholders", "transactions"):
+        d = os.path.join(data, f"split-{parts}", table)
+        if not os.path.isdir(d):
+            tmp = d + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            files = [open(os.path.join(tmp, f"part-{i:03d}.jsonl"), "w", encoding="utf-8") for i in range(parts)]
+            with open(os.path.join(data, f"{table}.jsonl"), encoding="utf-8") as f:
+                for n, line in enumerate(f):
+                    files[n % parts].write(line)
+            for fh in files:
+                fh.close()
+            os.rename(tmp, d)
+        out.append(d)
+    return tuple(out)
+
+
 def run(flink_home, conf_dir, rest=None, metrics=(), n_ah=500, n_tx=5000, data_root=None, out=None,
-        python=None, pythonpath=ROOT, work=None, timeout=900, expect_pool=False, env=None, alive=None):
-    """The whole job; returns the exit status."""
+        python=None, pythonpath=ROOT, work=None, timeout=900, expect_pool=False, env=None, alive=None, split=0):
+    """The whole job; returns the exit status. split > 0: the input in that
+    many files per table (split_data)."""
     data_root = data_root or os.path.join(ROOT, ".cache", "devlab", "data")
     out = out or os.path.join(ROOT, ".cache", "devlab", "out")
     work = work or tempfile.mkdtemp(prefix="devlab-job-")
@@ -451,7 +475,8 @@ def run(flink_home, conf_dir, rest=None, metrics=(), n_ah=500, n_tx=5000, data_r
     out_ah, out_tx = os.path.join(out, "accountholders"), os.path.join(out, "transactions")
     sql_file = os.path.join(work, "job.sql")
     with open(sql_file, "w", encoding="utf-8") as f:
-        f.write(job_sql(data, out_ah, out_tx, python or sys.executable, pythonpath))
+        f.write(job_sql(data, out_ah, out_tx, python or sys.executable, pythonpath,
+                        paths=split_data(data, split) if split > 0 else (None, None)))
     total = n_ah + n_tx
     log(f"embedding {n_ah:,} account holders and {n_tx:,} transactions on {rest}")
     t0 = time.monotonic()
@@ -495,13 +520,15 @@ def main():
     ap.add_argument("--pythonpath", default=ROOT, help="where the client imports udfs from")
     ap.add_argument("--work", help="scratch directory (SQL script, client logs)")
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("DEVLAB_TIMEOUT", "900")))
+    ap.add_argument("--split", type=int, default=int(os.environ.get("DEVLAB_SPLIT", "0")),
+                    help="read the input from N files per table (N source subtasks can get rows); 0: one file")
     a = ap.parse_args()
     if not a.flink_home:
         ap.error("--flink-home or FLINK_HOME is required")
     expect = bool(a.metrics) if a.expect_pool is None else a.expect_pool
     try:
         return run(a.flink_home, a.conf_dir, a.rest, a.metrics, a.accountholders, a.transactions, a.data_root,
-                   a.out, a.python, a.pythonpath, a.work, a.timeout, expect)
+                   a.out, a.python, a.pythonpath, a.work, a.timeout, expect, split=a.split)
     except (RuntimeError, subprocess.SubprocessError) as ex:
         log(f"FAIL: {ex}")
         return 1
