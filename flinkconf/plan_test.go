@@ -1,6 +1,7 @@
 package flinkconf
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,4 +113,125 @@ func TestPlanRejectsWhatFlinkRejects(t *testing.T) {
 	if !IsConfigError(err) {
 		t.Errorf("want Flink's configuration error, got %v", err)
 	}
+}
+
+// A recommendation that gives the workers more managed memory takes it from
+// the task heap; the plan says so with the numbers.
+func TestRecommendationSaysWhenTaskHeapShrinks(t *testing.T) {
+	cfg := mustYAML(t, "taskmanager.memory.process.size: 4g\ntaskmanager.numberOfTaskSlots: 4\ntaskmanager.memory.managed.size: 256m\n")
+	p, err := BuildPlan(PlanInput{Config: cfg, Mode: ModeProcess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Recommendation
+	if r == nil || r.TaskManager == nil {
+		t.Fatalf("no recommendation: %+v", r)
+	}
+	shrink := p.TaskManager.TaskHeap - r.TaskManager.TaskHeap
+	if shrink <= 0 {
+		t.Fatalf("test premise: the task heap should shrink, %s → %s", iec(p.TaskManager.TaskHeap), iec(r.TaskManager.TaskHeap))
+	}
+	want := fmt.Sprintf("task heap shrinks by %s, from %s to %s (%s per slot)",
+		iec(shrink), iec(p.TaskManager.TaskHeap), iec(r.TaskManager.TaskHeap), iec(r.TaskManager.PerSlot().TaskHeap))
+	if !hasNote(r.Notes, want) {
+		t.Errorf("notes lack %q: %q", want, r.Notes)
+	}
+	var text strings.Builder
+	if err := p.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, text.String())
+	}
+}
+
+// The recommendation sizes the workers' budget to their need plus the
+// headroom; that planned spare is never reported as "memory wasted", even
+// when it is larger than the waste threshold.
+func TestRecommendationIsNeverMemoryWasted(t *testing.T) {
+	for _, tc := range []struct {
+		config   string
+		mode     WorkerMode
+		shape    string
+		headroom float64
+	}{
+		{"taskmanager.memory.process.size: 16g\ntaskmanager.numberOfTaskSlots: 16\n", ModeProcess, "python", 1.2},
+		{"taskmanager.memory.process.size: 32g\ntaskmanager.numberOfTaskSlots: 16\n", ModeProcess, "python", 2},
+		{"taskmanager.memory.process.size: 32g\ntaskmanager.numberOfTaskSlots: 8\ntaskmanager.memory.managed.size: 12g\n", ModePool, "python+rocksdb", 1.2},
+		{"taskmanager.memory.process.size: 8g\ntaskmanager.numberOfTaskSlots: 2\n", ModePool, "python", 3},
+	} {
+		shape, err := ParseJobShape(tc.shape)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := BuildPlan(PlanInput{Config: mustYAML(t, tc.config), Mode: tc.mode, Shape: shape, Headroom: tc.headroom})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.Recommendation
+		if r == nil || r.TaskManager == nil {
+			t.Fatalf("%q: no recommendation", tc.config)
+		}
+		a := r.Assessment
+		if a.Verdict != VerdictFits || a.Wasted != 0 || strings.Contains(a.Summary, "idle") {
+			t.Errorf("%q %s %s ×%.1f: recommendation judged %q (%s wasted): %s", tc.config, tc.mode, tc.shape, tc.headroom, a.Verdict, iec(a.Wasted), a.Summary)
+		}
+		if a.Unused <= 0 || !strings.Contains(a.Summary, iec(a.Unused)+" spare") {
+			t.Errorf("%q: the summary should give the planned spare %s: %s", tc.config, iec(a.Unused), a.Summary)
+		}
+		var text strings.Builder
+		if err := p.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		rec := text.String()[strings.Index(text.String(), "Recommended settings"):]
+		if strings.Contains(rec, string(VerdictWasted)) {
+			t.Errorf("%q: the recommendation is labelled %q:\n%s", tc.config, VerdictWasted, rec)
+		}
+	}
+}
+
+// In pool mode the pool does not get _PYTHON_WORKER_MEMORY_LIMIT from
+// Flink: the plan tells to give it the PYTHON budget it planned.
+func TestPoolRecommendationSetsThePoolMemoryLimit(t *testing.T) {
+	p := seedPlan(t, ModePool)
+	r := p.Recommendation
+	if r == nil || r.TaskManager == nil {
+		t.Fatal("no recommendation")
+	}
+	if want := MemorySize(r.Python.Bytes) * MemorySize(r.TaskManager.Slots); r.PoolMemoryLimit != want || want != r.Assessment.Budget || want < p.Selected.Workers.Total {
+		t.Fatalf("pool memory limit %d, want the planned PYTHON budget %d (%d per slot × %d), covering the need %d",
+			r.PoolMemoryLimit, want, r.Python.Bytes, r.TaskManager.Slots, p.Selected.Workers.Total)
+	}
+	want := fmt.Sprintf("flinkfn pool --memory-limit %s", r.PoolMemoryLimit.FlinkString())
+	var text strings.Builder
+	if err := p.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), want) || !strings.Contains(text.String(), "the pool's memory limit to "+iec(r.PoolMemoryLimit)) {
+		t.Errorf("report lacks %q and the planned size:\n%s", want, text.String())
+	}
+	if got, err := ParseMemorySize(r.PoolMemoryLimit.FlinkString()); err != nil || got != r.PoolMemoryLimit {
+		t.Errorf("the printed limit %q reads back as %d, %v", r.PoolMemoryLimit.FlinkString(), got, err)
+	}
+	// process mode: Flink hands each worker its limit; nothing to set
+	proc := seedPlan(t, ModeProcess)
+	if proc.Recommendation.PoolMemoryLimit != 0 {
+		t.Errorf("process mode has a pool limit %d", proc.Recommendation.PoolMemoryLimit)
+	}
+	var ptext strings.Builder
+	if err := proc.WriteText(&ptext); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ptext.String(), "--memory-limit") {
+		t.Errorf("process-mode report mentions the pool's limit:\n%s", ptext.String())
+	}
+}
+
+func hasNote(notes []string, want string) bool {
+	for _, n := range notes {
+		if strings.Contains(n, want) {
+			return true
+		}
+	}
+	return false
 }

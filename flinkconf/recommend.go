@@ -25,7 +25,11 @@ type Recommendation struct {
 	TaskManager  *TaskManagerSpec  `json:"taskmanager"`
 	Python       PythonWorkerLimit `json:"python_worker_limit"`
 	Assessment   Assessment        `json:"assessment"`
-	Notes        []string          `json:"notes"`
+	// PoolMemoryLimit is, in pool mode, the PYTHON budget over all slots:
+	// the pool's --memory-limit (Flink hands _PYTHON_WORKER_MEMORY_LIMIT
+	// only to workers it starts, never to the pool). 0 in process mode.
+	PoolMemoryLimit MemorySize `json:"pool_memory_limit_bytes,omitempty"`
+	Notes           []string   `json:"notes"`
 }
 
 func recommend(in PlanInput, p *Plan) *Recommendation {
@@ -55,7 +59,7 @@ func recommend(in PlanInput, p *Plan) *Recommendation {
 		slotManaged++
 	}
 	managed := roundUp(slotManaged*MemorySize(slots), MiB)
-	if in.Shape.Operators || (in.Shape.StateBackend && in.Shape.StateBackendManaged) {
+	if sharesManaged(in.Shape) {
 		if managed < spec.Managed {
 			managed = spec.Managed // keep what RocksDB / batch operators had
 			r.Notes = append(r.Notes, "managed memory kept at its current size because RocksDB / batch operators share it with the workers")
@@ -71,8 +75,11 @@ func recommend(in PlanInput, p *Plan) *Recommendation {
 			if perr == nil {
 				a := assess(s, py, &ContainerLimit{Set: true, Bytes: container}, p.Selected.Workers)
 				if a.Verdict != VerdictOOMKill {
-					r.Settings, r.TaskManager, r.Python, r.Assessment = settings, s, py, a
+					r.Settings, r.TaskManager, r.Python, r.Assessment = settings, s, py, plannedSpare(a, in)
 					r.Container = container
+					if in.Mode == ModePool {
+						r.PoolMemoryLimit = a.Budget
+					}
 					if container != original {
 						r.ComposeLimit = composeString(container)
 						r.Notes = append(r.Notes, fmt.Sprintf("the workers do not fit in the current %s container: raise its memory limit to %s", iec(original), r.ComposeLimit))
@@ -87,6 +94,32 @@ func recommend(in PlanInput, p *Plan) *Recommendation {
 	}
 	r.Notes = append(r.Notes, "no configuration up to 64 GiB larger fits these workers")
 	return r
+}
+
+// plannedSpare judges a recommended configuration. Its worker budget is
+// what the planner sized: the need plus the headroom, or managed memory kept
+// because RocksDB / batch operators share it. What the workers leave of it
+// is spare that the plan asked for, never "memory wasted" (the recommended
+// task off-heap is 0, so nothing else is idle).
+func plannedSpare(a Assessment, in PlanInput) Assessment {
+	if a.Verdict != VerdictWasted {
+		return a
+	}
+	why := fmt.Sprintf("the %.0f%% headroom", (in.Headroom-1)*100)
+	if sharesManaged(in.Shape) {
+		why += " and managed memory that RocksDB / batch operators share"
+	}
+	a.Verdict = VerdictFits
+	a.Wasted -= a.Unused
+	a.Summary = fmt.Sprintf("%s need %s of %s budgeted (%s spare: %s)",
+		a.Workers.Kind, iec(a.Workers.Total), iec(a.Available), iec(a.Unused), why)
+	return a
+}
+
+// sharesManaged: RocksDB or batch operators use the slots' managed memory
+// besides the workers.
+func sharesManaged(shape JobShape) bool {
+	return shape.Operators || (shape.StateBackend && shape.StateBackendManaged)
 }
 
 func apply(cfg, orig *Config, container, managed MemorySize, extra []Setting) []Setting {
@@ -128,8 +161,12 @@ func recommendationNotes(in PlanInput, p *Plan, r *Recommendation) []string {
 		notes = append(notes, fmt.Sprintf("task off-heap %s → 0: the model lives in the %s worker, not in the JVM; add back only what your own Java code allocates off-heap",
 			iec(p.TaskManager.TaskOffHeap), r.Mode))
 	}
-	if d := r.TaskManager.TaskHeap - p.TaskManager.TaskHeap; d > 0 {
+	switch d := r.TaskManager.TaskHeap - p.TaskManager.TaskHeap; {
+	case d > 0:
 		notes = append(notes, fmt.Sprintf("task heap grows by %s to %s (%s per slot)", iec(d), iec(r.TaskManager.TaskHeap), iec(r.TaskManager.PerSlot().TaskHeap)))
+	case d < 0:
+		notes = append(notes, fmt.Sprintf("task heap shrinks by %s, from %s to %s (%s per slot): the workers' managed memory is taken from it; check that the job's Java operators (heap state, windows, buffers of your own code) fit, or give the container more memory",
+			iec(-d), iec(p.TaskManager.TaskHeap), iec(r.TaskManager.TaskHeap), iec(r.TaskManager.PerSlot().TaskHeap)))
 	}
 	if !in.Shape.Operators && !in.Shape.StateBackendManaged && r.TaskManager.Managed < p.TaskManager.Managed {
 		notes = append(notes, fmt.Sprintf("managed memory shrinks from %s to %s because only the workers use it in job shape %q; if RocksDB state or batch operators share the slots, plan with --shape python+rocksdb / python+operators",

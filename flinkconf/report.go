@@ -76,6 +76,10 @@ func (p *Plan) WriteText(w io.Writer) error {
 		if r.ComposeLimit != "" {
 			fmt.Fprintf(&b, "  compose: deploy.resources.limits.memory: %s\n", r.ComposeLimit)
 		}
+		if r.PoolMemoryLimit > 0 {
+			fmt.Fprintf(&b, "  pool: set the pool's memory limit to %s, the PYTHON budget of all %d slots: flinkfn pool --memory-limit %s (or, when the pool runs in a container of its own, that container's memory limit); Flink exports _PYTHON_WORKER_MEMORY_LIMIT only to the workers it starts, so without it the pool budgets its container's whole cgroup limit\n",
+				iec(r.PoolMemoryLimit), r.TaskManager.Slots, r.PoolMemoryLimit.FlinkString())
+		}
 		rs := r.TaskManager
 		fmt.Fprintf(&b, "  → Flink derives: process %s, heap %s, managed %s, direct %s, overhead %s; -Xmx%d -XX:MaxDirectMemorySize=%d\n",
 			iec(rs.TotalProcess), iec(rs.JVMHeap()), iec(rs.Managed), iec(rs.JVMDirect()), iec(rs.Overhead), rs.JVMHeap(), rs.JVMDirect())

@@ -39,9 +39,11 @@ const planUsage = `usage: flinkfn plan --config FILE [--compose FILE --service N
 
 Derives the TaskManager memory exactly as Flink 2.3 does, prints it in the
 shape of Flink's start-up log with the per-slot budget, what the workers
-need, a verdict (fits / will be OOM-killed / memory wasted) and settings
-that fit the same container. Exit status 1 when the workers will not fit,
-2 for usage errors, 3 when Flink itself rejects the configuration.
+need, a verdict on the configuration given (fits / will be OOM-killed /
+memory wasted) and settings that fit the same container, re-derived with
+Flink's rules: what they take from the task heap, and in pool mode the
+pool's --memory-limit. Exit status 1 when the workers will not fit, 2 for
+usage errors, 3 when Flink itself rejects the configuration.
 `
 
 // runPlan implements "flinkfn plan".

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,5 +110,68 @@ func TestRunPlanErrors(t *testing.T) {
 		if !errors.As(err, &ec) || ec.ExitCode() != tc.code || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%v: got %v, want exit %d mentioning %q", tc.args, err, tc.code, tc.msg)
 		}
+	}
+}
+
+// Pool mode: the report tells the pool's --memory-limit, the PYTHON budget
+// the recommendation planned (the value the JSON carries too).
+func TestRunPlanPoolSaysThePoolMemoryLimit(t *testing.T) {
+	args := []string{"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--mode", "pool"}
+	var js bytes.Buffer
+	if err := runPlan(context.Background(), append(args, "--json"), &js, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Recommendation struct {
+			PoolMemoryLimit int64 `json:"pool_memory_limit_bytes"`
+			Assessment      struct {
+				Budget int64 `json:"budget_bytes"`
+			} `json:"assessment"`
+		} `json:"recommendation"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	limit := p.Recommendation.PoolMemoryLimit
+	if limit <= 0 || limit != p.Recommendation.Assessment.Budget {
+		t.Fatalf("pool memory limit %d, planned PYTHON budget %d", limit, p.Recommendation.Assessment.Budget)
+	}
+	var out bytes.Buffer
+	if err := runPlan(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("flinkfn pool --memory-limit %db", limit); !strings.Contains(out.String(), want) {
+		t.Errorf("pool-mode report lacks %q:\n%s", want, out.String())
+	}
+	if !strings.Contains(out.String(), "set the pool's memory limit to") {
+		t.Errorf("pool-mode report does not say to set the pool's memory limit:\n%s", out.String())
+	}
+}
+
+// 16 process-mode workers in 16 GiB: the recommendation takes the workers'
+// managed memory from the task heap and says so; its 20 % headroom (about
+// 1 GiB, above the waste threshold) is planned spare, not "memory wasted".
+func TestRunPlanRecommendationShrinkingHeapNotWasted(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte("taskmanager.memory.process.size: 16g\ntaskmanager.numberOfTaskSlots: 16\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	i := strings.Index(text, "Recommended settings")
+	if i < 0 {
+		t.Fatalf("no recommendation:\n%s", text)
+	}
+	rec := text[i:]
+	for _, want := range []string{"task heap shrinks by", "→ fits:", "spare: the 20% headroom"} {
+		if !strings.Contains(rec, want) {
+			t.Errorf("recommendation lacks %q:\n%s", want, rec)
+		}
+	}
+	if strings.Contains(strings.ToLower(rec), "memory wasted") || strings.Contains(rec, "--memory-limit") {
+		t.Errorf("process-mode recommendation labelled wasted or given a pool limit:\n%s", rec)
 	}
 }
