@@ -41,3 +41,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260819154853-08b0e4226688 // indirect
 )
+
+replace github.com/yalue/onnxruntime_go => ./third_party/onnxruntime_go
