@@ -401,7 +401,7 @@ type spmEncoder struct {
 	ids       []int64 // content ids
 	limit     int
 	truncated bool
-	norm      [2][]byte // normalizer ping-pong buffers
+	norm      []byte // output of a normalizer step
 	words     []byte
 	nodes     []bestNode
 	piece     []int64
@@ -416,7 +416,7 @@ func (t *Tokenizer) encodeSpm(text string) (enc Encoding, err error) {
 			enc, err = Encoding{}, fmt.Errorf("tokenizer: panic while encoding a %d-byte text: %v", len(text), r)
 			return // do not return a possibly inconsistent encoder to the pool
 		}
-		if cap(e.words) <= maxPooledWord && cap(e.nodes) <= maxPooledWord {
+		if cap(e.words) <= maxPooledWord && cap(e.norm) <= maxPooledWord && cap(e.nodes) <= maxPooledWord {
 			t.pool.Put(e)
 		}
 	}()
@@ -461,9 +461,9 @@ func (t *Tokenizer) spmSegment(e *spmEncoder, s string) {
 		return
 	}
 	p := t.spm
-	for i, step := range p.normalizers {
-		e.norm[i%2] = step(e.norm[i%2][:0], s)
-		s = string(e.norm[i%2]) // the next step appends to the other buffer
+	for _, step := range p.normalizers {
+		e.norm = step(e.norm[:0], s)
+		s = string(e.norm) // a copy: the next step may reuse the buffer
 	}
 	e.words = p.meta.words(s, e.words, func(w string) bool {
 		e.piece, e.nodes = p.model.encodeWord(e.piece[:0], w, e.nodes)
