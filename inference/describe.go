@@ -13,23 +13,23 @@ import (
 // what its manifest says, the kind of its tokenizer and its variants'
 // files.
 type ModelInfo struct {
-	Name           string
-	Description    string
-	Dir            string
-	Dims           int
-	Pooling        Pooling
-	Normalize      bool
-	MaxSeqLength   int
-	TokenizerKind  string // tokenizer.json's model type: "WordPiece", "Unigram", ...; "" when unreadable
-	DefaultVariant string
-	Variants       []VariantInfo // sorted by name
+	Name           string        `json:"name"`
+	Description    string        `json:"description,omitempty"`
+	Dir            string        `json:"dir"`
+	Dims           int           `json:"dims"`
+	Pooling        Pooling       `json:"pooling"`
+	Normalize      bool          `json:"normalize"`
+	MaxSeqLength   int           `json:"max_seq_length"`
+	TokenizerKind  string        `json:"tokenizer"` // tokenizer.json's model type: "WordPiece", "Unigram", ...; "" when unreadable
+	DefaultVariant string        `json:"default_variant"`
+	Variants       []VariantInfo `json:"variants"` // sorted by name
 }
 
 // VariantInfo is one variant's ONNX file.
 type VariantInfo struct {
-	Name string
-	File string // absolute path
-	Size int64  // bytes; -1 when the file is missing
+	Name string `json:"name"`
+	File string `json:"file"` // absolute path
+	Size int64  `json:"size"` // bytes; -1 when the file is missing
 }
 
 // DescribeModel reads the manifest of the model folder dir and stats its

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -41,19 +40,11 @@ files and checksums, the ONNX graph's inputs and outputs against the manifest,
 the tokenizer, and a self-test that embeds a few texts.
 `
 
-// modelInfo is one installed model, as `flinkfn models` lists it.
-type modelInfo struct {
-	Name      string           `json:"name"`
-	Dir       string           `json:"dir"`
-	Dims      int              `json:"dims"`
-	Pooling   string           `json:"pooling"`
-	Normalize bool             `json:"normalize"`
-	MaxTokens int              `json:"max_seq_length"`
-	Tokenizer string           `json:"tokenizer"`
-	Default   string           `json:"default_variant"`
-	Variants  map[string]int64 `json:"variants"` // file size in bytes; -1 when missing
-	Footprint int64            `json:"footprint_bytes,omitempty"`
-	Err       string           `json:"error,omitempty"`
+// listedModel is one installed model, as `flinkfn models --json` prints it.
+type listedModel struct {
+	inference.ModelInfo
+	Footprint int64  `json:"footprint_bytes,omitempty"`
+	Err       string `json:"error,omitempty"`
 }
 
 func runModels(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -115,7 +106,11 @@ func runModels(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\t%s (%s)\n", m.Name, m.Dir, m.Err)
 			continue
 		}
-		line := fmt.Sprintf("%s\t%d\t%s\t%d\t%s\t%s", m.Name, m.Dims, m.Pooling, m.MaxTokens, m.Tokenizer, variantList(m))
+		kind := m.TokenizerKind
+		if kind == "" {
+			kind = "?"
+		}
+		line := fmt.Sprintf("%s\t%d\t%s\t%d\t%s\t%s", m.Name, m.Dims, m.Pooling, m.MaxSeqLength, kind, variantList(m.ModelInfo))
 		if *measure {
 			fp := "-"
 			if m.Footprint > 0 {
@@ -133,31 +128,26 @@ func runModels(ctx context.Context, args []string, getenv func(string) string, s
 	return w.Flush()
 }
 
-func variantList(m modelInfo) string {
-	names := make([]string, 0, len(m.Variants))
-	for v := range m.Variants {
-		names = append(names, v)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, v := range names {
+func variantList(m inference.ModelInfo) string {
+	parts := make([]string, len(m.Variants))
+	for i, v := range m.Variants {
 		size := "missing"
-		if n := m.Variants[v]; n >= 0 {
-			size = memory.MiB(n)
+		if v.Size >= 0 {
+			size = memory.MiB(v.Size)
 		}
 		def := ""
-		if v == m.Default {
+		if v.Name == m.DefaultVariant {
 			def = "*"
 		}
-		parts[i] = fmt.Sprintf("%s%s (%s)", v, def, size)
+		parts[i] = fmt.Sprintf("%s%s (%s)", v.Name, def, size)
 	}
 	return strings.Join(parts, ", ")
 }
 
 // installedModels lists the model folders under roots; a name found in
 // several roots is listed once, from the first (the one a name resolves to).
-func installedModels(roots []string) []modelInfo {
-	var out []modelInfo
+func installedModels(roots []string) []listedModel {
+	var out []listedModel
 	seen := map[string]bool{}
 	for _, root := range roots {
 		entries, err := os.ReadDir(root)
@@ -173,63 +163,15 @@ func installedModels(roots []string) []modelInfo {
 				continue
 			}
 			seen[e.Name()] = true
-			out = append(out, describeModel(dir))
+			info, err := inference.DescribeModel(dir)
+			l := listedModel{ModelInfo: info}
+			if err != nil {
+				l.Name, l.Dir, l.Err = e.Name(), dir, err.Error()
+			}
+			out = append(out, l)
 		}
 	}
 	return out
-}
-
-// describeModel reads a model folder's manifest and tokenizer kind.
-func describeModel(dir string) modelInfo {
-	info := modelInfo{Name: filepath.Base(dir), Dir: dir}
-	m, err := inference.LoadManifest(dir)
-	if err != nil {
-		info.Err = err.Error()
-		return info
-	}
-	info.Name, info.Dims, info.Pooling, info.Normalize, info.MaxTokens = m.Name, m.Dims, string(m.Pooling), m.Normalize, m.MaxSeqLength
-	info.Default = m.DefaultVariant
-	if info.Default == "" {
-		info.Default = "fp32"
-	}
-	info.Variants = map[string]int64{}
-	for v, f := range m.Variants {
-		info.Variants[v] = -1
-		if st, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			info.Variants[v] = st.Size()
-		}
-	}
-	info.Tokenizer = "?"
-	if p, err := m.TokenizerPath(); err == nil {
-		if kind, err := tokenizerKind(p); err == nil {
-			info.Tokenizer = kind
-		} else {
-			info.Err = err.Error()
-		}
-	}
-	return info
-}
-
-// tokenizerKind is the model type of a tokenizer.json ("WordPiece",
-// "Unigram", ...).
-func tokenizerKind(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	var t struct {
-		Model struct {
-			Type string `json:"type"`
-		} `json:"model"`
-	}
-	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&t); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if t.Model.Type == "" {
-		return "?", nil
-	}
-	return t.Model.Type, nil
 }
 
 const tokenizeUsage = `Usage: flinkfn tokenize [--model NAME|DIR] [--max-len N] < texts
