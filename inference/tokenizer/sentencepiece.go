@@ -23,10 +23,12 @@ type normalizeStep func(dst []byte, src string) []byte
 
 // hfSpmJSON is the part of a Unigram tokenizer.json that the sentencepiece path reads.
 type hfSpmJSON struct {
-	Normalizer   json.RawMessage `json:"normalizer"`
-	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
-	Model        hfUnigramModel  `json:"model"`
-	Padding      *struct {
+	Normalizer    json.RawMessage  `json:"normalizer"`
+	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
+	Model         hfUnigramModel   `json:"model"`
+	AddedTokens   []hfAddedToken   `json:"added_tokens"`
+	PostProcessor *hfPostProcessor `json:"post_processor"`
+	Padding       *struct {
 		PadID int64 `json:"pad_id"`
 	} `json:"padding"`
 }
@@ -315,18 +317,11 @@ func parseUnigram(data []byte, o Options) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rest struct {
-		AddedTokens   []hfAddedToken   `json:"added_tokens"`
-		PostProcessor *hfPostProcessor `json:"post_processor"`
-	}
-	if err := json.Unmarshal(data, &rest); err != nil {
-		return nil, fmt.Errorf("parse JSON: %w", err)
-	}
 	t := &Tokenizer{maxLen: maxLen, spm: p, unkID: int64(p.model.unkID)}
-	if t.clsID, t.sepID, err = postProcessorIDs(rest.PostProcessor); err != nil {
+	if t.clsID, t.sepID, err = postProcessorIDs(f.PostProcessor); err != nil {
 		return nil, err
 	}
-	if err := t.setAdded(rest.AddedTokens, true); err != nil {
+	if err := t.setAdded(f.AddedTokens, true); err != nil {
 		return nil, err
 	}
 	switch id, ok := p.model.ids["<pad>"]; {
@@ -335,7 +330,7 @@ func parseUnigram(data []byte, o Options) (*Tokenizer, error) {
 	case ok:
 		t.padID = int64(id)
 	default:
-		for _, a := range rest.AddedTokens {
+		for _, a := range f.AddedTokens {
 			if a.Content == "<pad>" {
 				t.padID = a.ID
 			}

@@ -1,11 +1,13 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -29,10 +31,10 @@ type unigram struct {
 
 // hfUnigramModel is the "model" object of a Unigram tokenizer.json.
 type hfUnigramModel struct {
-	Type         string               `json:"type"`
-	UnkID        *int                 `json:"unk_id"`
-	Vocab        [][2]json.RawMessage `json:"vocab"`
-	ByteFallback bool                 `json:"byte_fallback"`
+	Type         string       `json:"type"`
+	UnkID        *int         `json:"unk_id"`
+	Vocab        []vocabEntry `json:"vocab"`
+	ByteFallback bool         `json:"byte_fallback"`
 }
 
 func newUnigram(m hfUnigramModel) (*unigram, error) {
@@ -54,20 +56,14 @@ func newUnigram(m hfUnigramModel) (*unigram, error) {
 		unkID:        int32(*m.UnkID),
 		byteFallback: m.ByteFallback,
 	}
-	pieces := make([]string, len(m.Vocab))
 	minScore := math.Inf(1)
 	for i, e := range m.Vocab {
-		if err := json.Unmarshal(e[0], &pieces[i]); err != nil {
-			return nil, fmt.Errorf("Unigram vocabulary entry %d: piece: %w", i, err)
-		}
-		if err := json.Unmarshal(e[1], &u.scores[i]); err != nil {
-			return nil, fmt.Errorf("Unigram vocabulary entry %d (%q): score: %w", i, pieces[i], err)
-		}
-		u.ids[pieces[i]] = int32(i)
-		minScore = min(minScore, u.scores[i])
+		u.scores[i] = e.score
+		u.ids[e.piece] = int32(i)
+		minScore = min(minScore, e.score)
 	}
 	u.unkScore = minScore - unkPenalty
-	u.trie = buildPieceTrie(pieces, u.ids)
+	u.trie = buildPieceTrie(u.ids)
 	for b := range u.bytes {
 		u.bytes[b] = -1
 		if id, ok := u.ids[fmt.Sprintf("<0x%02X>", b)]; ok {
@@ -75,6 +71,35 @@ func newUnigram(m hfUnigramModel) (*unigram, error) {
 		}
 	}
 	return u, nil
+}
+
+// vocabEntry is one [piece, score] pair of a Unigram vocabulary.
+type vocabEntry struct {
+	piece string
+	score float64
+}
+
+// UnmarshalJSON reads ["piece", score] without the allocations of a generic decode: a
+// bge-m3 vocabulary has 250,002 entries.
+func (v *vocabEntry) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return fmt.Errorf("vocabulary entry %.40s is not a [piece, score] pair", b)
+	}
+	inner := b[1 : len(b)-1]
+	comma := bytes.LastIndexByte(inner, ',') // a number has no comma, so this one ends the piece
+	if comma < 0 {
+		return fmt.Errorf("vocabulary entry %.40s is not a [piece, score] pair", b)
+	}
+	if err := json.Unmarshal(inner[:comma], &v.piece); err != nil {
+		return fmt.Errorf("vocabulary entry %.40s: piece: %w", b, err)
+	}
+	score, err := strconv.ParseFloat(string(bytes.TrimSpace(inner[comma+1:])), 64)
+	if err != nil {
+		return fmt.Errorf("vocabulary entry %.40s: score: %w", b, err)
+	}
+	v.score = score
+	return nil
 }
 
 // bestNode is the best path ending at one byte position of the piece being encoded.
@@ -177,51 +202,69 @@ type pieceTrie struct {
 	target []int32
 }
 
-func buildPieceTrie(pieces []string, ids map[string]int32) pieceTrie {
-	type node struct {
-		kids map[byte]int32
-		leaf int32
+func buildPieceTrie(ids map[string]int32) pieceTrie {
+	sorted := make([]string, 0, len(ids))
+	for p := range ids {
+		if p != "" { // HF's trie never reports the empty piece
+			sorted = append(sorted, p)
+		}
 	}
-	nodes := []node{{leaf: -1}}
-	for _, p := range pieces {
-		cur := int32(0)
-		for i := 0; i < len(p); i++ {
-			if nodes[cur].kids == nil {
-				nodes[cur].kids = map[byte]int32{}
+	slices.Sort(sorted)
+	// Nodes: the root, plus one per byte of each piece past its common prefix with the
+	// previous one. Every node but the root is the target of one edge.
+	nodes := 1
+	for i, p := range sorted {
+		common := 0
+		if i > 0 {
+			prev := sorted[i-1]
+			for common < len(prev) && common < len(p) && prev[common] == p[common] {
+				common++
 			}
-			next, ok := nodes[cur].kids[p[i]]
-			if !ok {
-				next = int32(len(nodes))
-				nodes = append(nodes, node{leaf: -1})
-				nodes[cur].kids[p[i]] = next
-			}
-			cur = next
 		}
-		if cur != 0 { // HF's trie never reports the empty piece
-			nodes[cur].leaf = ids[p]
-		}
+		nodes += len(p) - common
 	}
 	t := pieceTrie{
-		first: make([]int32, len(nodes)),
-		count: make([]uint16, len(nodes)),
-		leaf:  make([]int32, len(nodes)),
+		first:  make([]int32, 0, nodes),
+		count:  make([]uint16, 0, nodes),
+		leaf:   make([]int32, 0, nodes),
+		labels: make([]byte, 0, nodes-1),
+		target: make([]int32, 0, nodes-1),
 	}
-	for i, nd := range nodes {
-		t.leaf[i] = nd.leaf
-		t.first[i] = int32(len(t.labels))
-		t.count[i] = uint16(len(nd.kids))
-		keys := make([]byte, 0, len(nd.kids))
-		for k := range nd.kids {
-			keys = append(keys, k)
+	var node func(lo, hi, depth int) int32
+	// node builds the node for sorted[lo:hi], which share their first depth bytes, and its
+	// subtree (depth first); it returns the node's index.
+	node = func(lo, hi, depth int) int32 {
+		me := int32(len(t.leaf))
+		t.leaf = append(t.leaf, -1)
+		t.first = append(t.first, 0)
+		t.count = append(t.count, 0)
+		if lo < hi && len(sorted[lo]) == depth {
+			t.leaf[me] = ids[sorted[lo]]
+			lo++
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			t.labels = append(t.labels, k)
-			t.target = append(t.target, nd.kids[k])
+		// The children: one per distinct byte at depth, in order; the edges of a node are
+		// contiguous, so they are all reserved before the subtrees are built.
+		next := func(i int) int {
+			j := i + 1
+			for j < hi && sorted[j][depth] == sorted[i][depth] {
+				j++
+			}
+			return j
 		}
+		first := len(t.labels)
+		for i := lo; i < hi; i = next(i) {
+			t.labels = append(t.labels, sorted[i][depth])
+			t.target = append(t.target, 0)
+		}
+		t.first[me], t.count[me] = int32(first), uint16(len(t.labels)-first)
+		for i, k := lo, first; i < hi; i, k = next(i), k+1 {
+			t.target[k] = node(i, next(i), depth+1)
+		}
+		return me
 	}
-	for k, c := range nodes[0].kids {
-		t.root[k] = c
+	node(0, len(sorted), 0)
+	for k := range int(t.count[0]) {
+		t.root[t.labels[int(t.first[0])+k]] = t.target[int(t.first[0])+k]
 	}
 	return t
 }
