@@ -6,7 +6,7 @@ BIN   := .cache/bin/flinkfn
 MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
-.PHONY: all setup build test test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
+.PHONY: all setup build test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
         bench-harness bench bench-footprint ref-venv fuzz proto vet
 
 all: build
@@ -24,7 +24,7 @@ vet:
 # The whole suite: Go unit tests, MiniCluster tests on Flink 2.x and 1.20,
 # the PyFlink compatibility test, and devlab (checked statically, then run as
 # a docker-less local cluster).
-test: setup vet test-proto test-go test-memory test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 devlab-check devlab-local
+test: setup vet test-proto test-go test-memory test-tokenizer test-flinkconf test-http-clients test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 devlab-check devlab-local
 
 test-go:
 	$(GO) test -race -count=1 ./...
@@ -34,6 +34,12 @@ test-go:
 # built without the race detector.
 test-memory: build
 	FLINKFN_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run 'TestPoolRSSWithinBudgetUnderWorstInput' -v ./cmd/flinkfn
+
+# Real clients of the embedding API against a running `flinkfn serve`: the
+# OpenAI Python SDK (pinned in scripts/openai-version, .cache/venv-openai)
+# and curl; vectors equal sentence-transformers' goldens.
+test-http-clients: build
+	FLINKFN_BIN=$(CURDIR)/$(BIN) .cache/venv-openai/bin/python -m pytest -q -p no:cacheprovider integration/http
 
 # Token ids against the real HuggingFace tokenizer, live: the fixtures are
 # regenerated from Python `tokenizers` (WordPiece: all-MiniLM-L6-v2; Unigram:

@@ -54,13 +54,32 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
-// writeError sends e as JSON.
-func writeError(w http.ResponseWriter, e *apiError) {
+// openAIErrorBody is the error of the OpenAI-shaped routes (/v1/...):
+// OpenAI's {"error": {"message", "type", "code"}}, which its SDKs read, and
+// the message again at the top level.
+type openAIErrorBody struct {
+	Error   openAIError `json:"error"`
+	Message string      `json:"message"`
+}
+
+type openAIError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Code    string  `json:"code"`
+	Param   *string `json:"param"`
+}
+
+// writeError sends e as JSON: {error, message}, or OpenAI's shape.
+func writeError(w http.ResponseWriter, e *apiError, openAI bool) {
 	if e.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flinkfn"`)
+	}
+	if openAI {
+		writeJSON(w, e.status, openAIErrorBody{Error: openAIError{Message: e.message, Type: e.kind, Code: e.kind}, Message: e.message})
+		return
 	}
 	writeJSON(w, e.status, errorBody{Error: e.kind, Message: e.message})
 }

@@ -244,7 +244,7 @@ func (s *Server) route(name string, auth bool, h handlerFunc) http.Handler {
 		}
 		if ae != nil {
 			if ae.status != statusClientClosed {
-				writeError(rec, ae)
+				writeError(rec, ae, strings.HasPrefix(name, "/v1/"))
 			}
 			ri.err = ae
 		}

@@ -95,7 +95,15 @@ func (r response) errBody(t *testing.T) errorBody {
 	t.Helper()
 	var e errorBody
 	if err := json.Unmarshal(r.body, &e); err != nil {
-		t.Fatalf("error body %q is not {error, message}: %v", r.body, err)
+		// The OpenAI routes: {"error": {"message", "type", "code"}, "message"}.
+		var o openAIErrorBody
+		if err := json.Unmarshal(r.body, &o); err != nil {
+			t.Fatalf("error body %q is neither {error, message} nor OpenAI's: %v", r.body, err)
+		}
+		if o.Error.Message != o.Message || o.Error.Code != o.Error.Type {
+			t.Fatalf("OpenAI error body %q: message or code differ", r.body)
+		}
+		e = errorBody{Error: o.Error.Type, Message: o.Message}
 	}
 	if e.Error == "" || e.Message == "" {
 		t.Fatalf("error body %q lacks error or message", r.body)

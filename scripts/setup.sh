@@ -48,6 +48,16 @@ if ! "$VENV_120/bin/python" -c "import pyflink, pytest, sys; from importlib.meta
   "$VENV_120/bin/pip" install -q "apache-flink==$PYFLINK_120_VERSION" pytest
 fi
 
+# 2c. The OpenAI Python SDK, pinned, in its own small venv (make test-http-clients:
+# a real client of the embedding API).
+OPENAI_VERSION="$(cat "$ROOT/scripts/openai-version")"
+VENV_OPENAI="$CACHE/venv-openai"
+if ! "$VENV_OPENAI/bin/python" -c "import pytest, sys; from importlib.metadata import version; sys.exit(0 if version('openai') == '$OPENAI_VERSION' else 1)" 2>/dev/null; then
+  log "python venv with openai==$OPENAI_VERSION (.cache/venv-openai)"
+  python3 -m venv "$VENV_OPENAI"
+  "$VENV_OPENAI/bin/pip" install -q "openai==$OPENAI_VERSION" pytest
+fi
+
 # 2b. ONNX Runtime's shared library and the models, from Maven Central jars,
 # checksums verified (inference/runtime.json, inference/models/*/manifest.json).
 log "onnx runtime and models"
