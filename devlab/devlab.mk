@@ -28,7 +28,7 @@
 # is the demo's full size), DEVLAB_MODE (pool, the default, or process: no pool)
 # and DEVLAB_TIMEOUT (seconds the job may run, default 900).
 .PHONY: devlab-check devlab-local devlab-prereq devlab-images devlab-up devlab-job devlab-down devlab-faults \
-        devlab-oom devlab-container-test
+        devlab-oom devlab-container-test devlab-k8s-validate
 
 DEVLAB_PY ?= .cache/venv/bin/python
 
@@ -74,3 +74,8 @@ devlab-oom: devlab-prereq ref-venv
 
 devlab-container-test: devlab-prereq
 	$(DEVLAB_PODMAN) test
+
+# devlab/k8s/flinkdeployment.yaml against the Flink Kubernetes Operator's CRD
+# schema (operator API jar from Maven Central, PyPI's jsonschema).
+devlab-k8s-validate: devlab-prereq
+	$(DEVLAB_PY) scripts/devlab_k8s_validate.py

@@ -181,6 +181,8 @@ def local_config(ports, conf_dir, tmp_dir, mode):
         "web.tmpdir": tmp_dir,
         "env.pid.dir": tmp_dir,
     })
+    # one TaskManager here (compose runs two): parallelism = its slots
+    conf["parallelism.default"] = conf.get("taskmanager.numberOfTaskSlots", 1)
     if mode == "process":
         conf["taskmanager.memory.managed.size"] = PROCESS_MODE_MANAGED
     os.makedirs(conf_dir, exist_ok=True)

@@ -493,6 +493,8 @@ class Cluster:
     def job(self, timeout=1200, during=None):
         """Runs the job service; `during(cluster)` is called once rows are
         being written. Returns (exit status, output)."""
+        # the previous run's output would count as rows written
+        shutil.rmtree(os.path.join(self.data_dir(), "out"), ignore_errors=True)
         self.start_job()
         name = self.cname("job")
         t0 = time.monotonic()
@@ -503,7 +505,11 @@ class Cluster:
                 break
             if not fired and self._rows_written() > 0:
                 fired = True
-                during(self)
+                try:
+                    during(self)
+                except Fail:
+                    podman("rm", "-f", name, check=False)
+                    raise
             if time.monotonic() - t0 > timeout:
                 podman("kill", name, check=False)
                 raise Fail(f"the job service still runs after {timeout} s")
