@@ -2,7 +2,6 @@ package fnharness
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	fnpb "github.com/apache/beam/sdks/v2/go/pkg/beam/model/fnexecution_v1"
 
+	"github.com/flinkfn/flinkfn/fnharness/coder"
 	"github.com/flinkfn/flinkfn/fnharness/fn"
 	"github.com/flinkfn/flinkfn/internal/text"
 )
@@ -82,14 +82,9 @@ func (b *bundle) chunk(ctx context.Context, data []byte) error {
 	}
 	nf := len(p.in.fields)
 	b.slab, b.rows, b.kinds = b.slab[:0], b.rows[:0], b.kinds[:0]
-	for off := 0; off < len(data); {
-		l, n := binary.Uvarint(data[off:])
-		if n <= 0 || l > uint64(len(data)-off-n) {
-			return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk", b.id, off, len(data)))
-		}
-		off += n
-		elem := data[off : off+int(l)]
-		off += int(l)
+	elems := coder.NewElements(data)
+	for elems.Next() {
+		elem := elems.Row()
 		start := len(b.slab)
 		b.slab = slices.Grow(b.slab, nf)[:start+nf]
 		clear(b.slab[start:])
@@ -101,6 +96,9 @@ func (b *bundle) chunk(ctx context.Context, data []byte) error {
 			return kinded(ErrDecode, fmt.Errorf("bundle %s: input row %d has %d trailing bytes", b.id, b.stats.rowsIn+int64(len(b.kinds)), len(elem)-used))
 		}
 		b.kinds = append(b.kinds, kind)
+	}
+	if err := elems.Err(); err != nil {
+		return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk: %w", b.id, elems.Offset(), len(data), err))
 	}
 	for i := range b.kinds {
 		b.rows = append(b.rows, b.slab[i*nf:(i+1)*nf:(i+1)*nf])
@@ -135,6 +133,9 @@ func (b *bundle) evalScalar(ctx context.Context) error {
 		if err := b.emit(fn.Insert, b.outRow, r); err != nil {
 			return err
 		}
+		if p.out.endMessage() {
+			b.out = coder.AppendEndMarker(b.out)
+		}
 	}
 	return nil
 }
@@ -155,8 +156,9 @@ func (b *bundle) evalTable(ctx context.Context) error {
 		if err := c.f.EvalTable(ctx, a, emit); err != nil {
 			return b.rowError(c, r, a, err)
 		}
-		// End-of-results marker for this input row: one element, one 0x00 byte.
-		b.out = append(b.out, 0x01, 0x00)
+		// End of this input row's results (the plan requires the end
+		// message for a table function's output).
+		b.out = coder.AppendEndMarker(b.out)
 	}
 	return nil
 }
@@ -321,14 +323,9 @@ func errKind(err error) string {
 func (b *bundle) arrowChunk(ctx context.Context, data []byte) error {
 	p := b.p
 	nf := len(p.in.fields)
-	for off := 0; off < len(data); {
-		l, n := binary.Uvarint(data[off:])
-		if n <= 0 || l > uint64(len(data)-off-n) {
-			return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk", b.id, off, len(data)))
-		}
-		off += n
-		elem := data[off : off+int(l)]
-		off += int(l)
+	elems := coder.NewElements(data)
+	for elems.Next() {
+		elem := elems.Row()
 		slab, rows, err := p.arrowIn.decode(elem, b.slab[:0])
 		if err != nil {
 			return kinded(ErrDecode, fmt.Errorf("bundle %s: decode the Arrow batch from input row %d (function(s) %s): %w", b.id, b.stats.rowsIn, p.functionNames(), err))
@@ -364,6 +361,9 @@ func (b *bundle) arrowChunk(ctx context.Context, data []byte) error {
 		if err := b.flush(ctx, false); err != nil {
 			return err
 		}
+	}
+	if err := elems.Err(); err != nil {
+		return kinded(ErrDecode, fmt.Errorf("bundle %s: malformed input element at byte %d of a %d-byte chunk: %w", b.id, elems.Offset(), len(data), err))
 	}
 	return nil
 }

@@ -9,15 +9,25 @@ import (
 )
 
 // rowCodec is a Flink row coder plus the element framing its
-// CoderInfoDescriptor asks for.
+// CoderInfoDescriptor asks for, as PyFlink's coders read it
+// (pyflink/fn_execution/coders.py): on input, SINGLE and MULTIPLE give the
+// same bytes (a sequence of varint-length-prefixed rows); on output, SINGLE
+// is one row per input row and MULTIPLE is the rows of one input, followed
+// by the end message (the element 0x00) when separated_with_end_message.
+// flatten_row_type and row_type share the row format (a header byte with
+// the row kind and the null mask); flinkfn's outputs are INSERT rows, and
+// Flink's Python operators take the row kind from the input row.
 type rowCodec struct {
 	fields   []fn.Field
 	types    []fn.Type
 	rc       *coder.RowCoder
-	multiple bool // MULTIPLE: a Data chunk is a sequence of elements
-	sepEnd   bool // results of one input end with the marker element
-	withKind bool // row_type (row kind meaningful) rather than flatten_row_type
+	multiple bool // mode MULTIPLE
+	sepEnd   bool // separated_with_end_message
 }
+
+// endMessage reports whether every input row's results end with the end
+// message on this (output) side.
+func (c *rowCodec) endMessage() bool { return c.multiple && c.sepEnd }
 
 const maxTypeDepth = 64
 
@@ -32,7 +42,6 @@ func newRowCodec(cd *flinkpb.CoderInfoDescriptor, what string) (*rowCodec, error
 		schema = dt.FlattenRowType.GetSchema()
 	case *flinkpb.CoderInfoDescriptor_RowType_:
 		schema = dt.RowType.GetSchema()
-		c.withKind = true
 	case *flinkpb.CoderInfoDescriptor_ArrowType_, *flinkpb.CoderInfoDescriptor_OverWindowArrowType_:
 		return nil, fmt.Errorf("%s coder uses Arrow batches (Pandas functions), which flinkfn does not support", what)
 	default:
