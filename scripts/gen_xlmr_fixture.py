@@ -9,7 +9,8 @@ tokenizer.json, for inference/tokenizer's TestUnigramMatchesHuggingFace (and, wi
         --chars inference/tokenizer/testdata/hf-xlmr-chars.txt.gz
 
 Writes one JSON line per string: {"cat", "script", "text", "ids", "truncated", "normalized"},
-gzipped with reproducible bytes; then the same for a sample of the strings under each of
+gzipped with reproducible bytes; then the same for a sample of the strings (and all those of
+category "special") under each of
 VARIANTS (other shapes of tokenizer.json: "variant" names it, the first line holds the
 patches). Texts are what sentence-transformers hands the tokenizer
 (str(text).strip()), encoded with truncation at MAX_LEN ids including <s> and </s>, as
@@ -238,6 +239,12 @@ VARIANTS = {
                       "normalizer": {"type": "Sequence", "normalizers": [
                           PRECOMPILED, {"type": "Replace", "pattern": {"String": "a"}, "content": "ä"}]}},
     "byte-fallback": {"byte_fallback": True, "vocab_append": [[f"<0x{b:02X}>", -20.0] for b in range(256)]},
+    # an added token whose id disagrees with the model's vocabulary: HF takes the vocabulary's
+    # (and warns); <mask> with rstrip as well as lstrip
+    "added-token-ids": {"added_tokens": [
+        {"id": i, "content": c, "single_word": False, "lstrip": c == "<mask>", "rstrip": c == "<mask>",
+         "normalized": False, "special": True}
+        for i, c in [(0, "<s>"), (1, "<pad>"), (2, "</s>"), (3, "<unk>"), (7, "<mask>")]]},
 }
 VARIANT_SAMPLE = 600
 
@@ -280,13 +287,13 @@ def cmd_fixture(args):
             f.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
         rng = random.Random(args.seed)
         for name, patch in VARIANTS.items():
-            sample = rng.sample(corpus, VARIANT_SAMPLE)
+            sample = rng.sample(corpus, VARIANT_SAMPLE) + [r for r in corpus if r[0] == "special"]
             for row in encode_rows(json.dumps(apply_variant(data, patch)), sample):
                 row["variant"] = name
                 f.write(json.dumps(row, ensure_ascii=False).encode("utf-8") + b"\n")
     print(f"wrote {len(corpus)} strings in {len(SCRIPTS)} scripts to {args.out}: "
           + ", ".join(f"{k}={v}" for k, v in sorted(cats.items()))
-          + f"; and {VARIANT_SAMPLE} for each of {len(VARIANTS)} variants", file=sys.stderr)
+          + f"; and {VARIANT_SAMPLE} + the special ones for each of {len(VARIANTS)} variants", file=sys.stderr)
 
 
 def cmd_graphemes(args):

@@ -321,7 +321,11 @@ func parseUnigram(data []byte, o Options) (*Tokenizer, error) {
 	if t.clsID, t.sepID, err = postProcessorIDs(f.PostProcessor); err != nil {
 		return nil, err
 	}
-	if err := t.setAdded(f.AddedTokens, true); err != nil {
+	vocabID := func(s string) (int64, bool) {
+		id, ok := p.model.ids[s]
+		return int64(id), ok
+	}
+	if err := t.setAdded(f.AddedTokens, true, vocabID); err != nil {
 		return nil, err
 	}
 	switch id, ok := p.model.ids["<pad>"]; {
@@ -341,8 +345,9 @@ func parseUnigram(data []byte, o Options) (*Tokenizer, error) {
 }
 
 // setAdded records the added tokens, which are matched on the raw text; strip allows lstrip
-// and rstrip.
-func (t *Tokenizer) setAdded(tokens []hfAddedToken, strip bool) error {
+// and rstrip. As in HF's AddedVocabulary, a token whose content is in the model's vocabulary
+// gets the model's id, whatever id tokenizer.json gives it (HF only warns).
+func (t *Tokenizer) setAdded(tokens []hfAddedToken, strip bool, vocabID func(string) (int64, bool)) error {
 	for _, a := range tokens {
 		if a.Normalized || a.SingleWord || (!strip && (a.LStrip || a.RStrip)) {
 			what := "normalized and single_word"
@@ -354,7 +359,11 @@ func (t *Tokenizer) setAdded(tokens []hfAddedToken, strip bool) error {
 		if a.Content == "" {
 			continue
 		}
-		t.added = append(t.added, addedToken{content: a.Content, id: a.ID, lstrip: a.LStrip, rstrip: a.RStrip})
+		id := a.ID
+		if v, ok := vocabID(a.Content); ok {
+			id = v
+		}
+		t.added = append(t.added, addedToken{content: a.Content, id: id, lstrip: a.LStrip, rstrip: a.RStrip})
 		t.addedFirst[a.Content[0]/64] |= 1 << (a.Content[0] % 64)
 	}
 	return nil

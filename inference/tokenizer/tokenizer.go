@@ -283,7 +283,11 @@ func parseWordPiece(data []byte, o Options) (t *Tokenizer, err error) {
 	if t.clsID, t.sepID, err = postProcessorIDs(f.PostProcessor); err != nil {
 		return nil, err
 	}
-	if err := t.setAdded(f.AddedTokens, false); err != nil {
+	vocabID := func(s string) (int64, bool) {
+		id, ok := m.Vocab[s]
+		return id, ok
+	}
+	if err := t.setAdded(f.AddedTokens, false, vocabID); err != nil {
 		return nil, err
 	}
 	t.pool.New = func() any { return new(encoder) }
