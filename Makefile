@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench bench-footprint ref-venv fuzz proto vet
+        bench-harness bench bench-http bench-footprint ref-venv fuzz proto vet
 
 all: build
 
@@ -96,6 +96,11 @@ bench: setup ref-venv
 
 # The model's reserved footprint and `flinkfn embed` rows/s by batch token
 # budget; writes the "Model footprint" section of BENCHMARKS.md.
+# The embedding API under load (1/16/64 clients) next to `flinkfn embed`
+# alone; writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
+bench-http: setup build
+	python3 scripts/bench_http.py $(BENCH_ARGS)
+
 bench-footprint: setup build
 	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
 

@@ -1,0 +1,225 @@
+"""Embedding API under load: `flinkfn serve` at 1/16/64 concurrent clients,
+side by side with `flinkfn embed` alone on the same texts.
+
+    make bench-http                 (writes the "HTTP API" section of BENCHMARKS.md)
+    python3 scripts/bench_http.py --no-write --rows 512
+
+A benchmark, not a test. The load generator is this script: threads with
+keep-alive connections over loopback, each posting `--batch` texts per
+request to POST /embed until the level's `--rows` texts are embedded or
+`--timeout` seconds pass (bounded in count and time; it stops by itself).
+For each level it reports rows/s, request latency p50/p99 and the server's
+peak RSS (sampled from /proc every 100 ms). `flinkfn embed` alone embeds the
+same texts from stdin (peak RSS from /usr/bin/time). The texts are the golden
+file's (inference/testdata/golden-minilm.jsonl.gz) repeated. The machine is
+shared: the load average before and after is printed with the table.
+"""
+
+import argparse
+import datetime
+import gzip
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "scripts"))
+import bench_harness  # noqa: E402  (write_section)
+
+SECTION = "## HTTP API"
+
+
+def golden_texts(n):
+    texts = []
+    with gzip.open(REPO / "inference" / "testdata" / "golden-minilm.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            t = json.loads(line).get("text")
+            if t and "\n" not in t and "\r" not in t:
+                texts.append(t)
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid, field="VmRSS"):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def embed_alone(binary, texts, env):
+    with tempfile.TemporaryFile() as f:
+        f.write(("\n".join(texts) + "\n").encode())
+        f.seek(0)
+        start = time.perf_counter()
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", binary, "embed"], stdin=f, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, env=env, timeout=900, check=True, text=True)
+        took = time.perf_counter() - start
+    rss = int(r.stderr.strip().splitlines()[-1])
+    return {"rows_s": len(texts) / took, "rss_mib": rss / 1024, "took": took}
+
+
+class Server:
+    """`flinkfn serve` on a free loopback port."""
+
+    def __init__(self, binary, env, log):
+        self.port = free_port()
+        self.proc = subprocess.Popen([binary, "serve", "--http", "127.0.0.1:%d" % self.port, "--memory-limit", "0",
+                                      "--max-queued", "1024"], stdout=log, stderr=log, env=env)
+        deadline = time.time() + 180
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit("flinkfn serve exited %s (log: %s)" % (self.proc.returncode, log.name))
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/readyz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise SystemExit("flinkfn serve not ready in 180s")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def load(port, pid, texts, clients, batch, timeout):
+    """Posts len(texts)/batch requests from `clients` threads."""
+    bodies = [json.dumps({"inputs": texts[i:i + batch]}).encode() for i in range(0, len(texts), batch)]
+    lock = threading.Lock()
+    nxt = [0]
+    lat, errors, rows = [], [], [0]
+    deadline = time.perf_counter() + timeout
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], rss_kib(pid))
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        while time.perf_counter() < deadline:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= len(bodies):
+                return
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/embed", body=bodies[i], headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                data = resp.read()
+            except OSError as e:
+                errors.append(str(e))
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+                continue
+            took = time.perf_counter() - t0
+            if resp.status != 200:
+                errors.append("%d %s" % (resp.status, data[:200]))
+                continue
+            n = len(json.loads(data))
+            with lock:
+                lat.append(took)
+                rows[0] += n
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
+
+    return {"clients": clients, "rows": rows[0], "rows_s": rows[0] / wall, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+            "rss_mib": peak[0] / 1024, "errors": errors, "wall": wall}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--flinkfn", default=os.environ.get("FLINKFN_BIN", str(REPO / ".cache" / "bin" / "flinkfn")))
+    p.add_argument("--rows", type=int, default=2048, help="texts per level (and for flinkfn embed)")
+    p.add_argument("--batch", type=int, default=32, help="texts per request")
+    p.add_argument("--clients", default="1,16,64")
+    p.add_argument("--timeout", type=int, default=300, help="seconds per level at most")
+    p.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    a = p.parse_args()
+    env = dict(os.environ, FLINKFN_HOME=os.environ.get("FLINKFN_HOME", str(REPO / ".cache")))
+    texts = golden_texts(a.rows)
+    load_before = os.getloadavg()
+    print("load average before: %.1f %.1f %.1f" % load_before, flush=True)
+
+    alone = embed_alone(a.flinkfn, texts, env)
+    print("flinkfn embed alone: %.1f rows/s, peak RSS %.0f MiB" % (alone["rows_s"], alone["rss_mib"]), flush=True)
+
+    results = []
+    with tempfile.NamedTemporaryFile(prefix="bench-http-serve-", suffix=".log", delete=False) as log:
+        srv = Server(a.flinkfn, env, log)
+        try:
+            load(srv.port, srv.proc.pid, texts[:a.batch * 2], 1, a.batch, a.timeout)  # warm the connection path
+            for c in [int(x) for x in a.clients.split(",")]:
+                r = load(srv.port, srv.proc.pid, texts, c, a.batch, a.timeout)
+                results.append(r)
+                print("%2d clients: %.1f rows/s (%d rows in %.1fs), p50 %.0f ms, p99 %.0f ms, RSS %.0f MiB, errors %d%s" % (
+                    c, r["rows_s"], r["rows"], r["wall"], r["p50_ms"], r["p99_ms"], r["rss_mib"], len(r["errors"]),
+                    (": " + r["errors"][0]) if r["errors"] else ""), flush=True)
+        finally:
+            srv.stop()
+        os.unlink(log.name)
+    load_after = os.getloadavg()
+    print("load average after: %.1f %.1f %.1f" % load_after, flush=True)
+
+    L = [SECTION, "",
+         "`make bench-http` (scripts/bench_http.py: %d texts per level, %d texts per `POST /embed`, keep-alive "
+         "clients over loopback; `flinkfn serve` fp32 all-MiniLM-L6-v2 with its defaults: 4 requests in the "
+         "batcher, 32-row batches of at most 1,024 tokens). %s; load average %.1f before, %.1f after "
+         "(2 cores shared with other work: absolute numbers are low and noisy, the ratios are the point)." % (
+             a.rows, a.batch, datetime.date.today().isoformat(), load_before[0], load_after[0]), "",
+         "| what | clients | rows/s | vs `flinkfn embed` | p50 | p99 | peak RSS | errors |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|",
+         "| `flinkfn embed` alone (stdin) | – | %.1f | 100 %% | – | – | %.0f MiB | 0 |" % (alone["rows_s"], alone["rss_mib"])]
+    for r in results:
+        L.append("| `flinkfn serve`, `POST /embed` | %d | %.1f | %.0f %% | %.0f ms | %.0f ms | %.0f MiB | %d |" % (
+            r["clients"], r["rows_s"], 100 * r["rows_s"] / alone["rows_s"], r["p50_ms"], r["p99_ms"], r["rss_mib"],
+            len(r["errors"])))
+    text = "\n".join(L) + "\n"
+    print(text)
+    if not a.no_write:
+        bench_harness.write_section(Path(a.out), text, SECTION)
+        print("wrote %s" % a.out)
+
+
+if __name__ == "__main__":
+    main()
