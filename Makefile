@@ -94,13 +94,13 @@ bench-harness: setup
 bench: setup ref-venv
 	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_embed.py $(BENCH_ARGS)
 
-# The model's reserved footprint and `flinkfn embed` rows/s by batch token
-# budget; writes the "Model footprint" section of BENCHMARKS.md.
 # The embedding API under load (1/16/64 clients) next to `flinkfn embed`
 # alone; writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
 bench-http: setup build
 	python3 scripts/bench_http.py $(BENCH_ARGS)
 
+# The model's reserved footprint and `flinkfn embed` rows/s by batch token
+# budget; writes the "Model footprint" section of BENCHMARKS.md.
 bench-footprint: setup build
 	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
 
