@@ -101,8 +101,9 @@ func normalizeSteps(n hfNormalizer, steps []normalizeStep) ([]normalizeStep, err
 		}
 		return steps, nil
 	case "Precompiled":
-		if n.PrecompiledCharsmap == nil || *n.PrecompiledCharsmap == "" {
-			return steps, nil // HF: an empty charsmap normalizes nothing
+		if n.PrecompiledCharsmap == nil {
+			return nil, errors.New("Precompiled normalizer without precompiled_charsmap (HF tokenizers cannot load it " +
+				"either): remove the normalizer or restore the charsmap from the sentencepiece model")
 		}
 		pc, err := newPrecompiled(*n.PrecompiledCharsmap)
 		if err != nil {

@@ -274,6 +274,8 @@ func TestUnigramLoadErrors(t *testing.T) {
 	}{
 		{"charsmap not base64", patch("normalizer", `{"type":"Precompiled","precompiled_charsmap":"%%%"}`), "base64"},
 		{"charsmap too short", patch("normalizer", `{"type":"Precompiled","precompiled_charsmap":"AQ=="}`), "shorter"},
+		{"charsmap empty", patch("normalizer", `{"type":"Precompiled","precompiled_charsmap":""}`), "shorter"},
+		{"charsmap null", patch("normalizer", `{"type":"Precompiled","precompiled_charsmap":null}`), "without precompiled_charsmap"},
 		{"trie larger than charsmap", patch("normalizer", `{"type":"Precompiled","precompiled_charsmap":"QAAAAAAAAAA="}`), "does not fit"},
 		{"unknown normalizer", patch("normalizer", `{"type":"NFKC"}`), "unsupported normalizer"},
 		{"regex Replace", patch("normalizer", `{"type":"Replace","pattern":{"Regex":"\\s+"},"content":" "}`), "unsupported Replace regex"},
