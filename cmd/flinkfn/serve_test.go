@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -226,5 +227,30 @@ func TestServeRefusesOpenBindWithoutKey(t *testing.T) {
 	err = run(context.Background(), []string{"pool", "--http", "0.0.0.0:0", "--api", "on"}, func(string) string { return "" }, io.Discard, &stderr)
 	if err == nil || !strings.Contains(fmt.Sprint(err), "--api-key") {
 		t.Fatalf("pool --api on, on 0.0.0.0 without a key: %v", err)
+	}
+}
+
+func TestMountAPI(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	for _, c := range []struct {
+		mode, addr, key string
+		on, err         bool
+	}{
+		{"auto", "127.0.0.1:9464", "", true, false},
+		{"auto", "0.0.0.0:9464", "", false, false}, // probes and metrics only, with a warning
+		{"auto", "0.0.0.0:9464", "k", true, false},
+		{"on", "0.0.0.0:9464", "", false, true},
+		{"on", "[::1]:9464", "", true, false},
+		{"off", "127.0.0.1:9464", "k", false, false},
+		{"maybe", "127.0.0.1:9464", "", false, true},
+	} {
+		on, err := mountAPI(c.mode, c.addr, c.key, log)
+		if on != c.on || (err != nil) != c.err {
+			t.Errorf("mountAPI(%q, %q, key %q) = %v, %v", c.mode, c.addr, c.key, on, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "the embedding API is off on this listener") {
+		t.Errorf("no warning for auto on 0.0.0.0 without a key: %s", logs.String())
 	}
 }
