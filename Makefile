@@ -95,8 +95,9 @@ bench: setup ref-venv
 	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_embed.py $(BENCH_ARGS)
 
 # The embedding API under load (1/16/64 clients) next to `flinkfn embed`
-# alone; writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
-bench-http: setup build
+# alone and a gunicorn + sentence-transformers API (scripts/st_api.py, in the
+# ref venv); writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
+bench-http: setup build ref-venv
 	python3 scripts/bench_http.py $(BENCH_ARGS)
 
 # The model's reserved footprint and `flinkfn embed` rows/s by batch token

@@ -148,7 +148,7 @@ func TestClassesShareTheModel(t *testing.T) {
 	}
 	load("", 4, 1000)     // four sessions of 1,000-row bundles
 	load("http", 16, 8)   // sixteen clients of 8 texts
-	load("other", 1, 100) // a third class with a single caller
+	load("other", 4, 100) // a third class, four callers
 	wg.Wait()
 	m.mu.Lock()
 	rows := m.rows

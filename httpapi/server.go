@@ -3,13 +3,13 @@
 // and OpenAI (POST /v1/embeddings), plus GET /health.
 //
 // A request goes through the same admission as a Flink session's rows: it
-// acquires its model from the process's model set and calls the model's
-// shared batcher, whose token budget and FIFO queue every caller shares;
-// the memory a request holds (its body, token ids, vectors and response) is
-// reserved from the process's memory budget first. On top of that the API
-// bounds itself: at most Limits.MaxConcurrent requests in the batcher at
-// once (so that HTTP clients cannot fill the batcher's queue ahead of the
-// Flink sessions), at most Limits.MaxQueued waiting for a slot (beyond: 429
+// acquires its model from the process's model set and calls the model, whose
+// admission gate (package admission) shares it between the Flink sessions
+// and the API's requests, and whose batcher's token budget every caller
+// shares; the memory a request holds (its body, token ids, vectors and
+// response) is reserved from the process's memory budget first. On top of
+// that the API bounds itself: at most Limits.MaxConcurrent requests in the
+// model at once, at most Limits.MaxQueued waiting for a slot (beyond: 429
 // with Retry-After), and a deadline per request (504).
 //
 // It imports the model set, the memory budget and the metrics; cmd builds a
@@ -76,7 +76,7 @@ type Limits struct {
 	// MaxBodyBytes is the largest request body (default 2 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// MaxConcurrent is the most requests in the models' batchers at once
-	// (default 4): HTTP's share of a batcher's queue.
+	// (default 16).
 	MaxConcurrent int `json:"max_concurrent_requests"`
 	// MaxQueued is the most requests waiting for a concurrency slot;
 	// beyond it a request gets 429 (default 128).
@@ -133,7 +133,7 @@ type Server struct {
 const (
 	DefaultMaxInputs     = 32
 	DefaultMaxBodyBytes  = 2 << 20
-	DefaultMaxConcurrent = 4
+	DefaultMaxConcurrent = 16
 	DefaultMaxQueued     = 128
 	DefaultTimeout       = 30 * time.Second
 )

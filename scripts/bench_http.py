@@ -1,5 +1,7 @@
 """Embedding API under load: `flinkfn serve` at 1/16/64 concurrent clients,
-side by side with `flinkfn embed` alone on the same texts.
+side by side with `flinkfn embed` alone on the same texts and with a
+gunicorn + sentence-transformers API (scripts/st_api.py, preloaded model, the
+users' own kind of service; needs `make ref-venv`).
 
     make bench-http                 (writes the "HTTP API" section of BENCHMARKS.md)
     python3 scripts/bench_http.py --no-write --rows 512
@@ -52,15 +54,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-def rss_kib(pid, field="VmRSS"):
+def proc_kib(pid, path, field):
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open("/proc/%d/%s" % (pid, path)) as f:
             for line in f:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def tree(pid):
+    """pid and its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def memory_kib(pid):
+    """(RSS, PSS) summed over the process tree: the workers of a preloading
+    server share the model's pages, which RSS counts once per process and
+    PSS divides among them."""
+    pids = tree(pid)
+    return (sum(proc_kib(p, "status", "VmRSS") for p in pids), sum(proc_kib(p, "smaps_rollup", "Pss") for p in pids))
 
 
 def embed_alone(binary, texts, env):
@@ -76,25 +101,25 @@ def embed_alone(binary, texts, env):
 
 
 class Server:
-    """`flinkfn serve` on a free loopback port."""
+    """A server on a free loopback port: cmd(port) is its command line, ready
+    its readiness path."""
 
-    def __init__(self, binary, env, log):
+    def __init__(self, cmd, env, log, ready="/readyz"):
         self.port = free_port()
-        self.proc = subprocess.Popen([binary, "serve", "--http", "127.0.0.1:%d" % self.port, "--memory-limit", "0",
-                                      "--max-queued", "1024"], stdout=log, stderr=log, env=env)
-        deadline = time.time() + 180
+        self.proc = subprocess.Popen(cmd(self.port), stdout=log, stderr=log, env=env)
+        deadline = time.time() + 300
         while True:
             if self.proc.poll() is not None:
-                raise SystemExit("flinkfn serve exited %s (log: %s)" % (self.proc.returncode, log.name))
+                raise SystemExit("%s exited %s (log: %s)" % (cmd(self.port)[0], self.proc.returncode, log.name))
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", "/readyz")
+                c.request("GET", ready)
                 if c.getresponse().status == 200:
                     break
             except OSError:
                 pass
             if time.time() > deadline:
-                raise SystemExit("flinkfn serve not ready in 180s")
+                raise SystemExit("%s not ready in 300s (log: %s)" % (cmd(self.port)[0], log.name))
             time.sleep(0.1)
 
     def stop(self):
@@ -113,12 +138,13 @@ def load(port, pid, texts, clients, batch, timeout):
     nxt = [0]
     lat, errors, rows = [], [], [0]
     deadline = time.perf_counter() + timeout
-    peak = [0]
+    peak = [0, 0]
     done = threading.Event()
 
     def sample():
-        while not done.wait(0.1):
-            peak[0] = max(peak[0], rss_kib(pid))
+        while not done.wait(0.25):
+            rss, pss = memory_kib(pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -163,7 +189,7 @@ def load(port, pid, texts, clients, batch, timeout):
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
 
     return {"clients": clients, "rows": rows[0], "rows_s": rows[0] / wall, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-            "rss_mib": peak[0] / 1024, "errors": errors, "wall": wall}
+            "rss_mib": peak[0] / 1024, "pss_mib": peak[1] / 1024, "errors": errors, "wall": wall}
 
 
 def main():
@@ -173,6 +199,9 @@ def main():
     p.add_argument("--batch", type=int, default=32, help="texts per request")
     p.add_argument("--clients", default="1,16,64")
     p.add_argument("--timeout", type=int, default=300, help="seconds per level at most")
+    p.add_argument("--gunicorn", default=str(REPO / ".cache" / "ref-venv" / "bin" / "gunicorn"),
+                   help="the baseline's gunicorn (scripts/st_api.py; \"\" skips it)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
     p.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     a = p.parse_args()
@@ -184,36 +213,48 @@ def main():
     alone = embed_alone(a.flinkfn, texts, env)
     print("flinkfn embed alone: %.1f rows/s, peak RSS %.0f MiB" % (alone["rows_s"], alone["rss_mib"]), flush=True)
 
+    servers = [("`flinkfn serve`", lambda port: [a.flinkfn, "serve", "--http", "127.0.0.1:%d" % port, "--memory-limit", "0",
+                                                "--max-queued", "1024"], "/readyz", env)]
+    if a.gunicorn and Path(a.gunicorn).exists():
+        genv = dict(env, ST_THREADS="1")
+        servers.append(("gunicorn + sentence-transformers (`--preload -w %d`)" % a.workers,
+                        lambda port: [a.gunicorn, "--preload", "-w", str(a.workers), "-b", "127.0.0.1:%d" % port, "--timeout", "600",
+                                      "--chdir", str(REPO / "scripts"), "st_api:app"], "/health", genv))
+    elif a.gunicorn:
+        print("no %s: run `make ref-venv` for the gunicorn baseline" % a.gunicorn, flush=True)
     results = []
-    with tempfile.NamedTemporaryFile(prefix="bench-http-serve-", suffix=".log", delete=False) as log:
-        srv = Server(a.flinkfn, env, log)
-        try:
-            load(srv.port, srv.proc.pid, texts[:a.batch * 2], 1, a.batch, a.timeout)  # warm the connection path
-            for c in [int(x) for x in a.clients.split(",")]:
-                r = load(srv.port, srv.proc.pid, texts, c, a.batch, a.timeout)
-                results.append(r)
-                print("%2d clients: %.1f rows/s (%d rows in %.1fs), p50 %.0f ms, p99 %.0f ms, RSS %.0f MiB, errors %d%s" % (
-                    c, r["rows_s"], r["rows"], r["wall"], r["p50_ms"], r["p99_ms"], r["rss_mib"], len(r["errors"]),
-                    (": " + r["errors"][0]) if r["errors"] else ""), flush=True)
-        finally:
-            srv.stop()
-        os.unlink(log.name)
+    for name, cmd, ready, senv in servers:
+        with tempfile.NamedTemporaryFile(prefix="bench-http-", suffix=".log", delete=False) as log:
+            srv = Server(cmd, senv, log, ready)
+            try:
+                load(srv.port, srv.proc.pid, texts[:a.batch * 2], 1, a.batch, a.timeout)  # warm the connection path
+                for c in [int(x) for x in a.clients.split(",")]:
+                    r = load(srv.port, srv.proc.pid, texts, c, a.batch, a.timeout)
+                    r["name"] = name
+                    results.append(r)
+                    print("%s, %2d clients: %.1f rows/s (%d rows in %.1fs), p50 %.0f ms, p99 %.0f ms, RSS %.0f MiB, PSS %.0f MiB, errors %d%s" % (
+                        name, c, r["rows_s"], r["rows"], r["wall"], r["p50_ms"], r["p99_ms"], r["rss_mib"], r["pss_mib"],
+                        len(r["errors"]), (": " + r["errors"][0]) if r["errors"] else ""), flush=True)
+            finally:
+                srv.stop()
+            os.unlink(log.name)
     load_after = os.getloadavg()
     print("load average after: %.1f %.1f %.1f" % load_after, flush=True)
 
     L = [SECTION, "",
          "`make bench-http` (scripts/bench_http.py: %d texts per level, %d texts per `POST /embed`, keep-alive "
-         "clients over loopback; `flinkfn serve` fp32 all-MiniLM-L6-v2 with its defaults: 4 requests in the "
+         "clients over loopback; `flinkfn serve` fp32 all-MiniLM-L6-v2 with its defaults: 16 requests in the "
          "batcher, 32-row batches of at most 1,024 tokens). %s; load average %.1f before, %.1f after "
          "(2 cores shared with other work: absolute numbers are low and noisy, the ratios are the point)." % (
              a.rows, a.batch, datetime.date.today().isoformat(), load_before[0], load_after[0]), "",
-         "| what | clients | rows/s | vs `flinkfn embed` | p50 | p99 | peak RSS | errors |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|",
-         "| `flinkfn embed` alone (stdin) | – | %.1f | 100 %% | – | – | %.0f MiB | 0 |" % (alone["rows_s"], alone["rss_mib"])]
+         "| server | clients | rows/s | vs `flinkfn embed` | p50 | p99 | peak RSS (all processes) | peak PSS | errors |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+         "| `flinkfn embed` alone (stdin, model load included) | – | %.1f | 100 %% | – | – | %.0f MiB | – | 0 |" % (
+             alone["rows_s"], alone["rss_mib"])]
     for r in results:
-        L.append("| `flinkfn serve`, `POST /embed` | %d | %.1f | %.0f %% | %.0f ms | %.0f ms | %.0f MiB | %d |" % (
-            r["clients"], r["rows_s"], 100 * r["rows_s"] / alone["rows_s"], r["p50_ms"], r["p99_ms"], r["rss_mib"],
-            len(r["errors"])))
+        L.append("| %s | %d | %.1f | %.0f %% | %.0f ms | %.0f ms | %.0f MiB | %.0f MiB | %d |" % (
+            r["name"], r["clients"], r["rows_s"], 100 * r["rows_s"] / alone["rows_s"], r["p50_ms"], r["p99_ms"],
+            r["rss_mib"], r["pss_mib"], len(r["errors"])))
     text = "\n".join(L) + "\n"
     print(text)
     if not a.no_write:

@@ -7,7 +7,8 @@
 # apache-beam's protobuf < 6; torch's ONNX exporter needs it) and onnxruntime
 # (the version inference/runtime.json pins) build the tiny XLM-R model
 # (scripts/gen_tiny_xlmr.py) and the bge-small golden vectors
-# (scripts/gen_golden_bge.py). Idempotent: does nothing when the pinned versions are
+# (scripts/gen_golden_bge.py); gunicorn serves the baseline API of `make bench-http`
+# (scripts/st_api.py). Idempotent: does nothing when the pinned versions are
 # installed. REF_VENV_TORCH_INDEX=https://download.pytorch.org/whl/cpu (where that index is reachable) picks
 # PyTorch's CPU-only wheels (the default, PyPI, pulls the CUDA build).
 set -euo pipefail
@@ -26,6 +27,7 @@ PINS=(
   "babel==2.19.0"
   "onnx==1.17.0"
   "onnxruntime==1.24.1"
+  "gunicorn==23.0.0"
 )
 
 have_pins() {

@@ -23,7 +23,7 @@ const apiFlagsUsage = `  --api-key KEY            bearer token the embedding API
                            needed to listen on a non-loopback address (default FLINKFN_API_KEY)
   --max-inputs N           texts per request (default 32)
   --max-body SIZE          request body (default 2mb)
-  --max-concurrent N       requests in the model's batcher at once (default 4)
+  --max-concurrent N       requests in the model's gate and batcher at once (default 16)
   --max-queued N           requests waiting for those; beyond: 429 (default 128)
   --request-timeout DUR    a request's deadline; past it: 504 (default 30s)
   --strict-length          a text longer than the model's maximum is a 422 unless the request
