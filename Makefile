@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench bench-http bench-footprint ref-venv fuzz proto vet
+        bench-harness bench bench-http bench-footprint bench-pandas ref-venv fuzz proto vet
 
 all: build
 
@@ -77,7 +77,8 @@ test-pyflink: build
 test-pyflink-1.20: build
 	COMPAT_PYTHON=$(CURDIR)/.cache/venv-1.20/bin/python integration/pyflink/run.sh \
 	  integration/pyflink/test_existing_project.py integration/pyflink/test_defaults.py \
-	  integration/pyflink/test_errors.py integration/pyflink/test_builtin_py.py
+	  integration/pyflink/test_errors.py integration/pyflink/test_builtin_py.py \
+	  integration/pyflink/test_pandas.py integration/pyflink/test_pandas_py.py integration/pyflink/test_pandas_embed.py
 
 # The main job: a local Flink cluster (PyFlink MiniCluster) running SQL
 # through the flinkfn worker.
@@ -104,6 +105,13 @@ bench-http: setup build ref-venv
 # budget; writes the "Model footprint" section of BENCHMARKS.md.
 bench-footprint: setup build
 	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
+
+# The demo's embedding job with the functions declared pandas-style on the
+# stock worker (batched sentence-transformers, .cache/ref-venv) and on
+# flinkfn, and flinkfn row-at-a-time; writes the "Pandas (Arrow) embedding
+# functions" section of BENCHMARKS.md.
+bench-pandas: setup build ref-venv
+	.cache/venv/bin/python scripts/bench_pandas.py $(BENCH_ARGS)
 
 # The stock worker's venv (PyFlink + sentence-transformers + PyTorch).
 ref-venv:
