@@ -4,52 +4,124 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode/utf16"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // flowString renders a YAML node as Flink's YamlParserUtils.toYAMLString
 // does for list values: snakeyaml-engine's emitter in flow style with the
-// core schema (see flowScalar for how a string is quoted).
+// core schema and no line splitting (see flowScalar for how a string is
+// quoted, flowEmitter.key for mapping keys).
 func flowString(n *yaml.Node) (string, error) {
+	var e flowEmitter
+	if err := e.node(n, 0); err != nil {
+		return "", err
+	}
+	return e.b.String(), nil
+}
+
+// flowEmitter writes and keeps the emitter's column (UTF-16 units since the
+// last line break), which decides where a complex key's ':' goes.
+type flowEmitter struct {
+	b   strings.Builder
+	col int
+}
+
+func (e *flowEmitter) write(s string) {
+	e.b.WriteString(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		e.col = len(utf16.Encode([]rune(s[i+1:])))
+		return
+	}
+	e.col += len(utf16.Encode([]rune(s)))
+}
+
+func (e *flowEmitter) node(n *yaml.Node, depth int) error {
 	n = deref(n)
 	switch n.Kind {
 	case yaml.SequenceNode:
-		parts := make([]string, 0, len(n.Content))
-		for _, c := range n.Content {
-			s, err := flowString(c)
-			if err != nil {
-				return "", err
+		e.write("[")
+		for i, c := range n.Content {
+			if i > 0 {
+				e.write(", ")
 			}
-			parts = append(parts, s)
+			if err := e.node(c, depth+1); err != nil {
+				return err
+			}
 		}
-		return "[" + strings.Join(parts, ", ") + "]", nil
+		e.write("]")
+		return nil
 	case yaml.MappingNode:
-		parts := make([]string, 0, len(n.Content)/2)
+		e.write("{")
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, err := flowString(n.Content[i])
-			if err != nil {
-				return "", err
+			if i > 0 {
+				e.write(", ")
 			}
-			v, err := flowString(n.Content[i+1])
-			if err != nil {
-				return "", err
+			if err := e.key(n.Content[i], n.Content[i+1], depth+1); err != nil {
+				return err
 			}
-			parts = append(parts, k+": "+v)
 		}
-		return "{" + strings.Join(parts, ", ") + "}", nil
+		e.write("}")
+		return nil
 	}
-	v, err := scalarValue(n)
+	text, _, err := flowScalarText(n)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if v == nil {
-		return "null", nil
+	e.write(text)
+	return nil
+}
+
+// key writes one entry of a flow mapping as Emitter.checkSimpleKey decides:
+// "k: v" for a simple key (a scalar that is not empty, not multi-line and,
+// with its tag's short form, under 128 characters, or an empty
+// collection), else "? k : v", the ':' on a new line indented by the flow
+// depth when the key ends past column 80.
+func (e *flowEmitter) key(k, v *yaml.Node, depth int) error {
+	k = deref(k)
+	simple := false
+	switch k.Kind {
+	case yaml.SequenceNode, yaml.MappingNode:
+		simple = len(k.Content) == 0
+	default:
+		_, tagLen, err := flowScalarText(k)
+		if err != nil {
+			return err
+		}
+		raw, err := scalarRaw(k)
+		if err != nil {
+			return err
+		}
+		simple = raw != "" && !strings.ContainsAny(raw, "\n\u0085\u2028\u2029") &&
+			len(utf16.Encode([]rune(raw)))+tagLen < 128
 	}
-	switch v.Type {
-	case TypeString:
-		return flowScalar(v.Text), nil
-	case TypeDouble:
+	if simple {
+		if err := e.node(k, depth); err != nil {
+			return err
+		}
+		e.write(": ")
+		return e.node(v, depth)
+	}
+	e.write("? ")
+	if err := e.node(k, depth); err != nil {
+		return err
+	}
+	if e.col > 80 {
+		e.write("\n" + strings.Repeat(" ", 2*depth) + ": ")
+	} else {
+		e.write(" : ")
+	}
+	return e.node(v, depth)
+}
+
+// scalarRaw is the text the representer gives a scalar ("null" for null).
+func scalarRaw(n *yaml.Node) (string, error) {
+	v, err := scalarValue(n)
+	if err != nil || v == nil {
+		return "null", err
+	}
+	if v.Type == TypeDouble {
 		switch {
 		case math.IsNaN(v.Float):
 			return ".nan", nil
@@ -60,6 +132,27 @@ func flowString(n *yaml.Node) (string, error) {
 		}
 	}
 	return v.Text, nil
+}
+
+// flowScalarText is a scalar as written, with the length of its tag's short
+// form ("!!str", "!!int", ...), which counts against a simple key.
+func flowScalarText(n *yaml.Node) (string, int, error) {
+	v, err := scalarValue(n)
+	if err != nil {
+		return "", 0, err
+	}
+	raw, _ := scalarRaw(n)
+	switch {
+	case v == nil:
+		return raw, len("!!null"), nil
+	case v.Type == TypeString:
+		return flowScalar(v.Text), len("!!str"), nil
+	case v.Type == TypeDouble:
+		return raw, len("!!float"), nil
+	case v.Type == TypeBoolean:
+		return raw, len("!!bool"), nil
+	}
+	return raw, len("!!int"), nil
 }
 
 // flowScalar writes a string as snakeyaml-engine 2.6's emitter does inside
@@ -90,8 +183,8 @@ func analyzeFlowScalar(s string) (plain, single bool) {
 		return true, true
 	}
 	runes := []rune(s)
-	isBreak := func(c rune) bool { return strings.ContainsRune("\n\u0085\u2028\u2029", c) }
-	isBlankT := func(c rune) bool { return c == ' ' || c == '\t' || c == 0 || isBreak(c) || c == '\r' }
+	isBreak := func(c rune) bool { return c == '\n' } // CharConstants.LINEBR
+	isBlankT := func(c rune) bool { return c == ' ' || c == '\t' || c == 0 || c == '\r' || c == '\n' }
 	indicators := strings.HasPrefix(s, "---") || strings.HasPrefix(s, "...")
 	var lineBreaks, special, leadingSpace, leadingBreak, trailingSpace, trailingBreak, breakSpace, spaceBreak bool
 	precededByWS := true
@@ -149,7 +242,7 @@ func doubleQuoted(s string) string {
 			b.WriteRune(c)
 			continue
 		}
-		if esc, ok := emitterEscapes[c]; ok {
+		if esc := emitterEscape(c); esc != "" {
 			b.WriteString("\\" + esc)
 			continue
 		}
@@ -168,11 +261,42 @@ func doubleQuoted(s string) string {
 	return b.String()
 }
 
-// emitterEscapes is CharConstants.ESCAPES: the characters the emitter
-// writes as a one-letter escape.
-var emitterEscapes = map[rune]string{
-	0: "0", 7: "a", 8: "b", 9: "t", '\n': "n", 0x0B: "v", 0x0C: "f", '\r': "r", 0x1B: "e",
-	'"': "\"", '\\': "\\", 0x85: "N", 0xA0: "_", 0x2028: "L", 0x2029: "P",
+// emitterEscape is the emitter's one-letter escape of a character
+// (CharConstants.ESCAPES), "" when it has none.
+func emitterEscape(c rune) string {
+	switch c {
+	case 0:
+		return "0"
+	case 7:
+		return "a"
+	case 8:
+		return "b"
+	case 9:
+		return "t"
+	case '\n':
+		return "n"
+	case 0x0B:
+		return "v"
+	case 0x0C:
+		return "f"
+	case '\r':
+		return "r"
+	case 0x1B:
+		return "e"
+	case '"':
+		return "\""
+	case '\\':
+		return "\\"
+	case 0x85:
+		return "N"
+	case 0xA0:
+		return "_"
+	case 0x2028:
+		return "L"
+	case 0x2029:
+		return "P"
+	}
+	return ""
 }
 
 // isPrintable is StreamReader.isPrintable.

@@ -17,13 +17,16 @@ import (
 // lists kept as their YAML flow string, null values and duplicate keys
 // within one mapping rejected.
 func ParseConfigYAML(data []byte) (*Config, error) {
-	data, err := prepareYAML(data)
+	data, restore, err := prepareYAML(data)
 	if err != nil {
 		return nil, yamlLoadErr(err)
 	}
 	root, err := decodeSingleDocument(data)
 	if err != nil {
 		return nil, yamlLoadErr(newErr(ClassYAML, err.Error(), nil))
+	}
+	if restore != nil {
+		restoreScalars(root, restore, map[*yaml.Node]bool{})
 	}
 	cfg := NewConfig()
 	if root == nil {
@@ -56,9 +59,13 @@ func ParseConfigYAML(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-func classCastErr(class string) error {
+func classCastErr(class string) error { return castErr(class, "java.util.Map") }
+
+// castErr is the JVM's message for a failed cast; Flink's loader casts the
+// document to a Map and every key to a String.
+func castErr(class, to string) error {
 	return newErr("ClassCastException", fmt.Sprintf(
-		"class %s cannot be cast to class java.util.Map (%s and java.util.Map are in module java.base of loader 'bootstrap')", class, class), nil)
+		"class %s cannot be cast to class %s (%s and %s are in module java.base of loader 'bootstrap')", class, to, class, to), nil)
 }
 
 func yamlLoadErr(cause error) error {
@@ -88,6 +95,19 @@ func decodeSingleDocument(data []byte) (*yaml.Node, error) {
 		return deref(doc.Content[0]), nil
 	}
 	return deref(&doc), nil
+}
+
+// restoreScalars puts back what prepareYAML hid in the scalars' text.
+func restoreScalars(n *yaml.Node, r *strings.Replacer, seen map[*yaml.Node]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	n.Value = r.Replace(n.Value)
+	for _, c := range n.Content {
+		restoreScalars(c, r, seen)
+	}
+	restoreScalars(n.Alias, r, seen)
 }
 
 func deref(n *yaml.Node) *yaml.Node {
@@ -140,8 +160,11 @@ func flatten(m *yaml.Node, prefix string, out *[]flatEntry) error {
 
 // keyString renders a mapping key as Java's string concatenation would.
 func keyString(n *yaml.Node) (string, error) {
-	if n.Kind != yaml.ScalarNode {
-		return "", newErr(ClassYAML, fmt.Sprintf("unsupported non-scalar mapping key (line %d)", n.Line), nil)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "", castErr("java.util.LinkedHashMap", "java.lang.String")
+	case yaml.SequenceNode:
+		return "", castErr("java.util.ArrayList", "java.lang.String")
 	}
 	v, err := scalarValue(n)
 	if err != nil {

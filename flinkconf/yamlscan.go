@@ -2,37 +2,46 @@ package flinkconf
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
 // prepareYAML brings a config.yaml to what the Go YAML library reads the
-// same way snakeyaml-engine 2.6 (Flink's YamlParserUtils) does, by walking
-// the text with the token boundaries of the engine's ScannerImpl:
+// same way snakeyaml-engine 2.6 (Flink's YamlParserUtils) does. It walks the
+// text with the token boundaries of the engine's ScannerImpl and rejects
+// what the engine rejects and the Go library would take:
 //
 //   - a tab where the engine looks for the next token (after ':', '-', '?',
-//     ',', a quoted scalar, a flow collection or a document marker, in the
-//     indentation of a line, on a line of only blanks) is the engine's
-//     "found character '\t(TAB)' that cannot start any token"; the Go
-//     library accepts it as white space;
-//   - directives: "%YAML 1.x" of any minor version is accepted (the Go
-//     library takes only 1.1), a major version other than 1 is the engine's
-//     YamlVersionException, a reserved directive ("%FOO ...") is ignored;
-//   - the double-quoted escape "\/" (YAML 1.2) is a '/'.
+//     ',', a quoted scalar, a flow collection, a tag or a document marker,
+//     in the indentation of a line, on a line of only blanks): "found
+//     character '\t(TAB)' that cannot start any token";
+//   - "%YAML 2.x" (YamlVersionException), a repeated %YAML directive;
+//   - escapes YAML 1.2 does not have ("\'"), a tag followed by something
+//     else than a space or a line break, a block-scalar header followed by
+//     '#' without a space, an empty block scalar followed by a line that is
+//     not at the enclosing indentation (the engine's check for test S98Z);
 //
-// Anything else that the engine rejects is left for the Go library, which
-// rejects the same texts (the corpus proves both).
-func prepareYAML(data []byte) ([]byte, error) {
-	s := &engineScanner{src: []rune(string(data)), indent: -1, allowSimple: true, keys: map[int]simpleKey{}}
+// and rewrites what the engine takes and the Go library would not, or would
+// read otherwise: "%YAML 1.x" of any minor version (the Go library takes only
+// 1.1), reserved directives ("%FOO ..."), the escape "\/", '?' inside flow
+// plain scalars, anchor names with ':', a block scalar's first line that
+// starts with a tab, and U+0085, U+2028, U+2029 and a byte order mark inside
+// the text (see hideUnicodeBreaks; the returned replacer, when not nil, puts
+// them back into the decoded scalars).
+//
+// Anything else the engine rejects is left for the Go library, which rejects
+// the same texts (testdata/corpus proves both against Flink's own classes).
+func prepareYAML(data []byte) ([]byte, *strings.Replacer, error) {
 	if !utf8.Valid(data) {
-		return data, nil // the Go library reports invalid UTF-8
+		return data, nil, nil // the Go library reports invalid UTF-8
 	}
+	s := &engineScanner{src: []rune(string(data)), indent: -1, allowSimple: true, keys: map[int]simpleKey{}, anchors: map[string]int{}}
 	if err := s.run(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if len(s.edits) == 0 {
-		return data, nil
-	}
+	sort.SliceStable(s.edits, func(i, j int) bool { return s.edits[i].from < s.edits[j].from })
 	var out strings.Builder
 	last := 0
 	for _, e := range s.edits {
@@ -41,7 +50,33 @@ func prepareYAML(data []byte) ([]byte, error) {
 		last = e.to
 	}
 	out.WriteString(string(s.src[last:]))
-	return []byte(out.String()), nil
+	text, restore := hideUnicodeBreaks(out.String())
+	return []byte(text), restore, nil
+}
+
+// hideUnicodeBreaks: the engine's scanner takes U+0085, U+2028 and U+2029
+// inside scalars and comments as text, and a byte order mark past the first
+// character too; the Go library breaks lines at the first three and rejects
+// the fourth. They are handed over as private-use characters that the
+// returned replacer turns back in the decoded scalars (unless the text
+// already holds those private-use characters).
+func hideUnicodeBreaks(text string) (string, *strings.Replacer) {
+	unicodeBreaks := [][2]string{{"\u0085", "\uF8F0"}, {"\u2028", "\uF8F1"}, {"\u2029", "\uF8F2"}, {"\uFEFF", "\uF8F3"}}
+	bom := strings.HasPrefix(text, "\uFEFF")
+	body := strings.TrimPrefix(text, "\uFEFF")
+	if !strings.ContainsAny(body, "\u0085\u2028\u2029\uFEFF") || strings.ContainsAny(body, "\uF8F0\uF8F1\uF8F2\uF8F3") {
+		return text, nil
+	}
+	var hide, restore []string
+	for _, p := range unicodeBreaks {
+		hide = append(hide, p[0], p[1])
+		restore = append(restore, p[1], p[0])
+	}
+	body = strings.NewReplacer(hide...).Replace(body)
+	if bom {
+		body = "\uFEFF" + body
+	}
+	return body, strings.NewReplacer(restore...)
 }
 
 type simpleKey struct{ index, line, col int }
@@ -63,6 +98,7 @@ type engineScanner struct {
 	indents     []int
 	allowSimple bool
 	keys        map[int]simpleKey
+	anchors     map[string]int
 	edits       []textEdit
 	seenYAML    bool
 	reserved    int
@@ -70,10 +106,15 @@ type engineScanner struct {
 }
 
 const (
-	engNullBlTLinebr = " \t\r\n\u0085\u2028\u2029"
-	engLinebr        = "\r\n\u0085\u2028\u2029"
+	// The engine's character classes (CharConstants): only '\r' and '\n'
+	// are line breaks in them, though scanLineBreak also takes U+0085,
+	// U+2028 and U+2029.
+	engNullBlTLinebr = " \t\r\n"
+	engLinebr        = "\r\n"
 	engEscapes       = "0abt\tnvfre \"/\\N_LPxuU"
 	engDirectiveName = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+	engURISuffix     = engDirectiveName + "-;/?:@&=+$_.!~*'()%"
+	engURIPrefix     = engURISuffix + ",[]"
 )
 
 func (s *engineScanner) peek(n int) rune {
@@ -88,14 +129,14 @@ func isBlankT(r rune) bool      { return r == 0 || strings.ContainsRune(engNullB
 func isBlank(r rune) bool       { return r == 0 || (r != '\t' && strings.ContainsRune(engNullBlTLinebr, r)) }
 func isNullOrBreak(r rune) bool { return r == 0 || strings.ContainsRune(engLinebr, r) }
 
-// forward moves like StreamReader.forward: a line break ('\r' only when not
-// followed by '\n') starts a new line; a BOM takes no column.
+// forward moves like StreamReader.forward: '\n', or '\r' not followed by
+// '\n', starts a new line; a BOM takes no column.
 func (s *engineScanner) forward(n int) {
 	for ; n > 0 && s.pos < len(s.src); n-- {
 		c := s.src[s.pos]
 		s.pos++
 		switch {
-		case c == '\n' || c == '\u0085' || c == '\u2028' || c == '\u2029' || (c == '\r' && s.peek(0) != '\n'):
+		case c == '\n' || (c == '\r' && s.peek(0) != '\n'):
 			s.line++
 			s.col = 0
 		case c != '\uFEFF':
@@ -151,8 +192,16 @@ func (s *engineScanner) toNextToken() {
 				s.forward(1)
 			}
 		}
+		at := s.pos
 		if !s.lineBreak() {
 			return
+		}
+		if c := s.src[at]; c != '\r' && c != '\n' {
+			// U+0085, U+2028, U+2029 between tokens: a line break to the
+			// engine that moves neither line nor column; a space to the Go
+			// library (which would otherwise get them as text, see
+			// hideUnicodeBreaks).
+			s.edits = append(s.edits, textEdit{at, at + 1, " "})
 		}
 		if s.flow == 0 {
 			s.allowSimple = true
@@ -255,11 +304,7 @@ func (s *engineScanner) fetch() error {
 	case c == '*' || c == '&':
 		s.saveKey()
 		s.allowSimple = false
-		s.forward(1)
-		for !isBlankT(s.peek(0)) && !strings.ContainsRune(",[]{}/.*&", s.peek(0)) {
-			s.forward(1)
-		}
-		return nil
+		return s.anchor()
 	case c == '!':
 		s.saveKey()
 		s.allowSimple = false
@@ -394,31 +439,88 @@ func (s *engineScanner) directiveErr(what string) error {
 		what, s.peek(0), s.line+1, s.col+1), nil)
 }
 
-// tag follows scanTag: the character after a tag must be a space or a
-// line break (a tab is an error).
+// tag follows scanTag: a verbatim tag "!<uri>", the non-specific "!", or
+// a shorthand "!suffix" / "!handle!suffix" with the engine's URI
+// characters; the character after a tag must be a space or a line break (a
+// tab or a flow indicator is an error, which the Go library does not make).
 func (s *engineScanner) tag() error {
-	if s.peek(1) == '<' {
+	c := s.peek(1)
+	switch {
+	case c == '<':
 		s.forward(2)
-		for s.peek(0) != '>' && !isBlankT(s.peek(0)) {
-			s.forward(1)
-		}
-		if s.peek(0) != '>' {
-			s.done = true
-			return nil
+		if s.uri(engURIPrefix) == 0 || s.peek(0) != '>' {
+			return s.tagErr("expected '>'")
 		}
 		s.forward(1)
-	} else {
+	case isBlankT(c):
 		s.forward(1)
-		for !isBlankT(s.peek(0)) && !strings.ContainsRune(",[]{}", s.peek(0)) {
+	default:
+		handle := false
+		for n := 1; !isBlank(s.peek(n)); n++ {
+			if s.peek(n) == '!' {
+				handle = true
+				break
+			}
+		}
+		s.forward(1)
+		if handle {
+			for strings.ContainsRune(engDirectiveName, s.peek(0)) && s.peek(0) != 0 {
+				s.forward(1)
+			}
+			if s.peek(0) != '!' {
+				return s.tagErr("expected '!'")
+			}
 			s.forward(1)
+		}
+		if s.uri(engURISuffix) == 0 {
+			return s.tagErr("expected URI")
 		}
 	}
 	if s.peek(0) == '\t' {
 		return s.tabErr()
 	}
 	if !isBlank(s.peek(0)) {
-		s.done = true
+		return s.tagErr("expected ' '")
 	}
+	return nil
+}
+
+// uri skips the characters scanTagUri takes ('%' escapes are checked by the
+// Go library) and returns how many.
+func (s *engineScanner) uri(chars string) int {
+	n := 0
+	for c := s.peek(0); c != 0 && strings.ContainsRune(chars, c); c = s.peek(0) {
+		s.forward(1)
+		n++
+	}
+	return n
+}
+
+func (s *engineScanner) tagErr(what string) error {
+	return newErr(ClassYAML, fmt.Sprintf("while scanning a tag: %s, but found %q (line %d, column %d)",
+		what, s.peek(0), s.line+1, s.col+1), nil)
+}
+
+// anchor follows scanAnchor. The engine's anchor names may hold characters
+// the Go library ends a name at (':' among them), so every anchor and alias
+// is handed over under a plain name of its own.
+func (s *engineScanner) anchor() error {
+	s.forward(1)
+	start := s.pos
+	for c := s.peek(0); !isBlankT(c) && !strings.ContainsRune(",[]{}/.*&", c); c = s.peek(0) {
+		s.forward(1)
+	}
+	if s.pos == start || !(isBlankT(s.peek(0)) || strings.ContainsRune("?:,]}%@`", s.peek(0))) {
+		s.done = true // "unexpected character found": the Go library fails too
+		return nil
+	}
+	name := string(s.src[start:s.pos])
+	id, ok := s.anchors[name]
+	if !ok {
+		id = len(s.anchors) + 1
+		s.anchors[name] = id
+	}
+	s.edits = append(s.edits, textEdit{start, s.pos, fmt.Sprintf("a%d", id)})
 	return nil
 }
 
@@ -431,16 +533,14 @@ func (s *engineScanner) blockScalar() error {
 		s.forward(1)
 		if d := s.peek(0); d >= '0' && d <= '9' {
 			if d == '0' {
-				s.done = true // "expected indentation indicator in the range 1-9"
-				return nil
+				return s.blockErr("expected indentation indicator in the range 1-9, but found 0")
 			}
 			increment = int(d - '0')
 			s.forward(1)
 		}
 	} else if c >= '0' && c <= '9' {
 		if c == '0' {
-			s.done = true
-			return nil
+			return s.blockErr("expected indentation indicator in the range 1-9, but found 0")
 		}
 		increment = int(c - '0')
 		s.forward(1)
@@ -448,12 +548,12 @@ func (s *engineScanner) blockScalar() error {
 			s.forward(1)
 		}
 	}
+	header := s.pos
 	if s.peek(0) == '\t' {
 		return s.tabErr()
 	}
 	if !isBlank(s.peek(0)) {
-		s.done = true
-		return nil
+		return s.blockErr(fmt.Sprintf("expected chomping or indentation indicators, but found %q", s.peek(0)))
 	}
 	for s.peek(0) == ' ' {
 		s.forward(1)
@@ -467,8 +567,7 @@ func (s *engineScanner) blockScalar() error {
 		if s.peek(0) == '\t' {
 			return s.tabErr()
 		}
-		s.done = true
-		return nil
+		return s.blockErr(fmt.Sprintf("expected a comment or a line break, but found %q", s.peek(0)))
 	}
 	minIndent := s.indent + 1
 	if minIndent < 1 {
@@ -480,7 +579,7 @@ func (s *engineScanner) blockScalar() error {
 		s.blockBreaks(blockIndent)
 	} else {
 		maxIndent := 0
-		for c := s.peek(0); c == ' ' || (c != 0 && strings.ContainsRune(engLinebr, c)); c = s.peek(0) {
+		for c := s.peek(0); c == ' ' || c == '\r' || c == '\n'; c = s.peek(0) {
 			if c == ' ' {
 				s.forward(1)
 				if s.col > maxIndent {
@@ -491,10 +590,19 @@ func (s *engineScanner) blockScalar() error {
 			}
 		}
 		blockIndent = max(minIndent, maxIndent)
+		// The engine takes a first content line that starts with a tab
+		// after its indentation; the Go library only when the indentation
+		// is given, so it is given: the one the engine found.
+		if inc := blockIndent - max(s.indent, 0); s.col == blockIndent && s.peek(0) == '\t' && inc >= 1 && inc <= 9 {
+			s.edits = append(s.edits, textEdit{header, header, strconv.Itoa(inc)})
+		}
 	}
 	if s.col < blockIndent && s.indent != s.col {
-		s.done = true
-		return nil
+		// The engine's check for leading blank lines indented deeper than
+		// the first content line (YAML test S98Z) also fails an empty block
+		// scalar followed by a line that is not at the enclosing
+		// indentation ("a:\n  b: |\nc: 1"); the Go library takes both.
+		return s.blockErr(fmt.Sprintf("the leading empty lines contain more spaces (%d) than the first non-empty line", blockIndent))
 	}
 	for s.col == blockIndent && s.pos < len(s.src) {
 		for !isNullOrBreak(s.peek(0)) {
@@ -504,6 +612,10 @@ func (s *engineScanner) blockScalar() error {
 		s.blockBreaks(blockIndent)
 	}
 	return nil
+}
+
+func (s *engineScanner) blockErr(what string) error {
+	return newErr(ClassYAML, fmt.Sprintf("while scanning a block scalar: %s (line %d, column %d)", what, s.line+1, s.col+1), nil)
 }
 
 func (s *engineScanner) blockBreaks(indent int) {
