@@ -68,19 +68,15 @@ func TestGoldenFP32(t *testing.T) {
 func TestGoldenInt8(t *testing.T) {
 	golden := loadGolden(t)
 	e := testEngine(t, "int8", EngineOptions{})
-	got := embedGolden(t, e, golden, 32)
-	minCos, sum := 1.0, 0.0
-	for i, g := range golden {
-		c := cosine(got[i], g.Vector)
-		minCos, sum = min(minCos, c), sum+c
-	}
-	mean := sum / float64(len(golden))
+	minCos, mean := int8Cosines(t, e, golden, 32)
 	t.Logf("int8 vs sentence-transformers fp32, %d texts: min cosine %.5f, mean cosine %.5f", len(golden), minCos, mean)
-	// Measured with ONNX Runtime 1.24.1 on x86-64 (AMD EPYC) over the 299
-	// golden texts: min 0.96715, mean 0.98864. The floors leave a margin
-	// for other CPUs' int8 kernels.
-	if mean < 0.98 || minCos < 0.95 {
-		t.Errorf("int8 drifted: min cosine %.5f (floor 0.95), mean %.5f (floor 0.98)", minCos, mean)
+	// The int8 variant is scripts/quantize.py's dynamic-int8-attn-rr (the
+	// manifest pins its SHA-256). Measured with ONNX Runtime 1.24.1 on
+	// x86-64 (AMD EPYC, AVX2) over the 299 golden texts: min 0.99226 (the
+	// 2-token texts), mean 0.99797. 0.99 is the accuracy the variant
+	// promises.
+	if minCos < 0.99 || mean < 0.997 {
+		t.Errorf("int8 drifted: min cosine %.5f (floor 0.99), mean %.5f (floor 0.997)", minCos, mean)
 	}
 }
 
