@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench bench-http bench-footprint bench-pandas ref-venv fuzz proto vet
+        bench-harness bench bench-http bench-footprint bench-pandas bench-models ref-venv fuzz proto vet
 
 all: build
 
@@ -105,6 +105,12 @@ bench-http: setup build ref-venv
 # budget; writes the "Model footprint" section of BENCHMARKS.md.
 bench-footprint: setup build
 	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
+
+# Every installed model's variants side by side (int8 vs fp32: worst/mean
+# cosine on the golden and multilingual texts, `flinkfn embed` rows/s,
+# reserved footprint); writes the "Model variants" section of BENCHMARKS.md.
+bench-models: setup build
+	.cache/venv/bin/python scripts/bench_models.py $(BENCH_ARGS)
 
 # The demo's embedding job with the functions declared pandas-style on the
 # stock worker (batched sentence-transformers, .cache/ref-venv) and on
