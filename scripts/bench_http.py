@@ -214,7 +214,7 @@ def main():
     print("flinkfn embed alone: %.1f rows/s, peak RSS %.0f MiB" % (alone["rows_s"], alone["rss_mib"]), flush=True)
 
     servers = [("`flinkfn serve`", lambda port: [a.flinkfn, "serve", "--http", "127.0.0.1:%d" % port, "--memory-limit", "0",
-                                                "--max-queued", "1024"], "/readyz", env)]
+                                                "--max-queued", "1024", "--request-timeout", "%ds" % a.timeout], "/readyz", env)]
     if a.gunicorn and Path(a.gunicorn).exists():
         genv = dict(env, ST_THREADS="1")
         servers.append(("gunicorn + sentence-transformers (`--preload -w %d`)" % a.workers,
