@@ -34,7 +34,7 @@ func TestSourceManifests(t *testing.T) {
 	if m.Dims != 384 || m.Pooling != PoolingMean || !m.Normalize || m.MaxSeqLength != 256 || m.DefaultVariant != "fp32" {
 		t.Errorf("default model manifest: %+v", m)
 	}
-	if got := strings.Join(m.VariantNames(), ","); got != "fp32,int8" {
+	if got := strings.Join(m.VariantNames(), ","); got != "fp32,int8,int8-fast" {
 		t.Errorf("variants %s", got)
 	}
 }
