@@ -16,7 +16,8 @@ inference/models) and each of its variants, through the real binary
 - rows/s: `flinkfn embed --variant V` over those texts repeated to --texts
   lines, the variants alternating (A B, then B A, ...) for --rounds rounds,
   so that load from other processes hits all variants alike; the table
-  keeps the median round. The model's load time is taken out: each round
+  keeps the median rows/s and, as × fp32, the median of the per-round
+  ratios to fp32 with their range. The model's load time is taken out: each round
   also runs the variant on empty input (load + warm-up only), and rows/s =
   lines / (wall - the fastest such run);
 - reserved footprint: what `flinkfn pool --variant V` logs on its
@@ -135,13 +136,16 @@ def main():
                       f"load+warm-up {startups[v][-1]:.1f} s, load average {os.getloadavg()[0]:.1f}", flush=True)
         # The load is the same work every time: its fastest run is its cost.
         rps = {v: [len(work) / max(w - min(startups[v]), 1e-3) for w in walls[v]] for v in variants}
-        base = statistics.median(rps["fp32"])
         for v in variants:
             fp = bench_footprint.footprint(args.flinkfn, v, dict(env, FLINKFN_MODEL=name))
             g, o = acc[v]
             med = statistics.median(rps[v])
+            # × fp32: the median of the round-by-round ratios (each variant
+            # ran right next to fp32 in its round, so slow drifts of the
+            # load cancel), with their range.
+            ratios = [a / b for a, b in zip(rps[v], rps["fp32"])]
             rows.append((name, v, manifest["variants"][v], float(g.min()), float(g.mean()), len(g),
-                         float(o.min()), float(o.mean()), len(o), med, med / base, fp))
+                         float(o.min()), float(o.mean()), len(o), med, statistics.median(ratios), min(ratios), max(ratios), fp))
             print(f"[bench-models] {rows[-1]}", flush=True)
     load1 = os.getloadavg()[0]
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -151,14 +155,14 @@ def main():
              started.strftime("%Y-%m-%d %H:%M UTC"), load0, load1, os.cpu_count(), commit),
          "- Cosine to the same binary's fp32 vectors over the model's golden texts and the %d multilingual/odd "
          "texts of scripts/quant/eval-texts.txt. rows/s: `flinkfn embed` over %d of those texts (default batcher "
-         "limits), variants alternating, median of %d rounds, the model's load and warm-up (the fastest "
+         "limits), variants alternating, median of %d rounds (× fp32: median and range of the per-round ratios), the model's load and warm-up (the fastest "
          "empty-input run) taken out. Footprint: what `flinkfn pool --variant V` reserves for the model." % (len(odd), args.texts, args.rounds),
          "",
-         "| model | variant | file | golden worst / mean cosine | odd worst / mean cosine | rows/s | × fp32 | reserved footprint |",
+         "| model | variant | file | golden worst / mean cosine | odd worst / mean cosine | rows/s | × fp32 (range over rounds) | reserved footprint |",
          "|---|---|---|---|---|---:|---:|---|"]
-    for name, v, f, gmin, gmean, gn, omin, omean, on, med, ratio, fp in rows:
-        L.append("| %s | %s | %s | %.4f / %.4f (%d) | %.4f / %.4f (%d) | %.1f | %.2f | %s |" % (
-            name, v, f, gmin, gmean, gn, omin, omean, on, med, ratio, fp))
+    for name, v, f, gmin, gmean, gn, omin, omean, on, med, ratio, rlo, rhi, fp in rows:
+        L.append("| %s | %s | %s | %.4f / %.4f (%d) | %.4f / %.4f (%d) | %.1f | %.2f (%.2f–%.2f) | %s |" % (
+            name, v, f, gmin, gmean, gn, omin, omean, on, med, ratio, rlo, rhi, fp))
     text = "\n".join(L) + "\n"
     print(text)
     if not args.no_write:

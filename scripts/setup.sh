@@ -62,8 +62,9 @@ fi
 # checksums verified (inference/runtime.json, inference/models/*/manifest.json);
 # the int8 variants are computed from the fp32 files by scripts/quantize.py in
 # .cache/quant-venv (pinned onnxruntime/onnx: scripts/quant/requirements.txt),
-# once: about 40 s for the venv and 10 s per model on an idle 2-core machine;
-# nothing when the files with the pinned SHA-256 are in place.
+# once: about 35 s for the venv and 5-15 s per derived file (four) on a quiet
+# 2-core machine, 2 min each at a load average of 10; nothing (a checksum) when
+# the files with the pinned SHA-256 are in place.
 log "onnx runtime and models"
 python3 "$ROOT/scripts/fetch_artifacts.py"
 
