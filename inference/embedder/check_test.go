@@ -23,8 +23,8 @@ func TestCheckModelInstalled(t *testing.T) {
 		pooling         inference.Pooling
 		variants        int
 	}{
-		{"all-MiniLM-L6-v2", "", "WordPiece", inference.PoolingMean, 2},
-		{"bge-small-en-v1.5", "", "WordPiece", inference.PoolingCLS, 1},
+		{"all-MiniLM-L6-v2", "", "WordPiece", inference.PoolingMean, 3}, // fp32, int8, int8-fast
+		{"bge-small-en-v1.5", "", "WordPiece", inference.PoolingCLS, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := tc.dir
