@@ -133,9 +133,6 @@ func (b *bundle) evalScalar(ctx context.Context) error {
 		if err := b.emit(fn.Insert, b.outRow, r); err != nil {
 			return err
 		}
-		if p.out.endMessage() {
-			b.out = coder.AppendEndMarker(b.out)
-		}
 	}
 	return nil
 }
@@ -156,8 +153,8 @@ func (b *bundle) evalTable(ctx context.Context) error {
 		if err := c.f.EvalTable(ctx, a, emit); err != nil {
 			return b.rowError(c, r, a, err)
 		}
-		// End of this input row's results (the plan requires the end
-		// message for a table function's output).
+		// End of this input row's results: the element 0x00, which Flink's
+		// table function operator reads as the end of one input's results.
 		b.out = coder.AppendEndMarker(b.out)
 	}
 	return nil

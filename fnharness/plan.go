@@ -310,10 +310,6 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 		if p.out, err = newRowCodec(outCoder, "output"); err != nil {
 			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
 		}
-		if p.table && !p.out.endMessage() {
-			return nil, fmt.Errorf("transform %s: a table function's output coder must be MULTIPLE with separated_with_end_message (how Flink delimits the results of one input row), got mode %s, separated_with_end_message %v",
-				p.transform, outCoder.GetMode(), outCoder.GetSeparatedWithEndMessage())
-		}
 	}
 	p.inSchema = p.in.fields
 

@@ -8,26 +8,23 @@ import (
 	"github.com/flinkfn/flinkfn/fnharness/internal/flinkpb"
 )
 
-// rowCodec is a Flink row coder plus the element framing its
-// CoderInfoDescriptor asks for, as PyFlink's coders read it
-// (pyflink/fn_execution/coders.py): on input, SINGLE and MULTIPLE give the
-// same bytes (a sequence of varint-length-prefixed rows); on output, SINGLE
-// is one row per input row and MULTIPLE is the rows of one input, followed
-// by the end message (the element 0x00) when separated_with_end_message.
-// flatten_row_type and row_type share the row format (a header byte with
-// the row kind and the null mask); flinkfn's outputs are INSERT rows, and
-// Flink's Python operators take the row kind from the input row.
+// rowCodec is a Flink row coder. The element framing is the one Flink's
+// Table API operators expect whatever the descriptor's mode flags say (a
+// sequence of varint-length-prefixed rows; a table function's results for
+// one input row end with the element 0x00): writing an end message after
+// scalar results, as PyFlink's IterableCoder would for MULTIPLE +
+// separated_with_end_message, made Flink 2.3's scalar operator read every
+// row twice. flatten_row_type and row_type share the row format (a header
+// byte with the row kind and the null mask); flinkfn's outputs are INSERT
+// rows, and Flink's Python operators take the row kind from the input row.
 type rowCodec struct {
 	fields   []fn.Field
 	types    []fn.Type
 	rc       *coder.RowCoder
-	multiple bool // mode MULTIPLE
-	sepEnd   bool // separated_with_end_message
+	multiple bool // mode MULTIPLE (recorded for messages; the framing is fixed)
+	sepEnd   bool // separated_with_end_message (likewise)
 }
 
-// endMessage reports whether every input row's results end with the end
-// message on this (output) side.
-func (c *rowCodec) endMessage() bool { return c.multiple && c.sepEnd }
 
 const maxTypeDepth = 64
 
