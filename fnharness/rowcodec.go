@@ -25,7 +25,6 @@ type rowCodec struct {
 	sepEnd   bool // separated_with_end_message (likewise)
 }
 
-
 const maxTypeDepth = 64
 
 func newRowCodec(cd *flinkpb.CoderInfoDescriptor, what string) (*rowCodec, error) {
