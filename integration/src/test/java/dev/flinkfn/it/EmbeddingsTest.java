@@ -48,7 +48,10 @@ class EmbeddingsTest {
     static final List<Golden> GOLDEN = new ArrayList<>();
 
     @BeforeAll
-    static void readGolden() throws IOException {
+    static synchronized void readGolden() throws IOException {
+        if (!GOLDEN.isEmpty()) {
+            return; // read already (PandasTest reads it too, in the same JVM)
+        }
         ObjectMapper om = new ObjectMapper();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(
                 new GZIPInputStream(Files.newInputStream(Flinkfn.root().resolve("inference/testdata/golden-minilm.jsonl.gz"))),
