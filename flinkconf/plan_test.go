@@ -39,6 +39,16 @@ func TestMeasureModel(t *testing.T) {
 	if err != nil || fp.Files != 2 || fp.Weights != 1024 || fp.SessionOverhead != 1024+SessionFixedOverhead {
 		t.Errorf("MeasureModel: %+v, %v", fp, err)
 	}
+	// A variant that one load does not read is not counted.
+	if err := os.WriteFile(filepath.Join(dir, "model_int8.onnx"), make([]byte, 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fp, err := MeasureModel(dir, "model_int8.onnx"); err != nil || fp.Files != 2 || fp.Weights != 1024 {
+		t.Errorf("MeasureModel skipping the int8 variant: %+v, %v", fp, err)
+	}
+	if fp, err := MeasureModel(dir); err != nil || fp.Files != 3 || fp.Weights != 1524 {
+		t.Errorf("MeasureModel of every file: %+v, %v", fp, err)
+	}
 	if _, err := MeasureModel(t.TempDir()); err == nil {
 		t.Error("empty folder measured")
 	}

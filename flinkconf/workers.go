@@ -31,8 +31,9 @@ const (
 // ModelFootprint is the memory one loaded copy of a model takes.
 //
 // It is measured from the model folder: Weights is the sum of the sizes of
-// all regular files under it (symbolic links followed; weights, tokenizer,
-// manifest), and the session overhead is documented as
+// the regular files under it that one load reads (symbolic links followed;
+// weights, tokenizer, manifest; not the ONNX files of the variants it does
+// not load), and the session overhead is documented as
 //
 //	SessionOverhead = Weights + SessionFixedOverhead
 //
@@ -52,14 +53,23 @@ type ModelFootprint struct {
 // Total is weights plus session overhead.
 func (m ModelFootprint) Total() MemorySize { return m.Weights + m.SessionOverhead }
 
-// MeasureModel sums the file sizes under dir.
-func MeasureModel(dir string) (ModelFootprint, error) {
+// MeasureModel sums the sizes of the files under dir except those named in
+// skip (paths relative to dir: the other variants' ONNX files of a folder
+// that holds several, which a load never reads).
+func MeasureModel(dir string, skip ...string) (ModelFootprint, error) {
 	fp := ModelFootprint{Dir: dir}
+	skipped := make(map[string]bool, len(skip))
+	for _, f := range skip {
+		skipped[filepath.Clean(f)] = true
+	}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
+			return nil
+		}
+		if rel, err := filepath.Rel(dir, path); err == nil && skipped[rel] {
 			return nil
 		}
 		st, err := os.Stat(path) // follows links (Hugging Face snapshots are links)

@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/flinkfn/flinkfn/flinkconf"
 	"github.com/flinkfn/flinkfn/inference"
@@ -97,7 +99,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
 		}
-		fp, err := flinkconf.MeasureModel(e.Dir())
+		fp, err := measureModelFolder(e.Dir(), e.Variant())
 		e.Close()
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
@@ -142,6 +144,33 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+// measureModelFolder sums the files one load of variant ("" for the
+// default) reads from a model folder: a folder with a manifest that lists
+// several variants (fp32, int8, int8-fast) loads one of them, so the others'
+// ONNX files are not counted; a folder without a manifest counts whole.
+func measureModelFolder(dir, variant string) (flinkconf.ModelFootprint, error) {
+	if _, err := os.Stat(filepath.Join(dir, inference.ManifestFile)); err != nil {
+		return flinkconf.MeasureModel(dir)
+	}
+	m, err := inference.LoadManifest(dir)
+	if err != nil {
+		return flinkconf.ModelFootprint{}, err
+	}
+	if variant == "" {
+		variant = m.DefaultVariant
+	}
+	if _, ok := m.Variants[variant]; !ok {
+		return flinkconf.ModelFootprint{}, fmt.Errorf("model %s: no variant %q (have %s)", m.Name, variant, strings.Join(m.VariantNames(), ", "))
+	}
+	var skip []string
+	for name, f := range m.Variants {
+		if name != variant && f != m.Variants[variant] {
+			skip = append(skip, f)
+		}
+	}
+	return flinkconf.MeasureModel(dir, skip...)
+}
+
 func planInput(config, compose, service, model, mode, shape, stockRSS string, sessions int, headroom float64) (flinkconf.PlanInput, error) {
 	cfg, err := flinkconf.LoadPath(config)
 	if err != nil {
@@ -155,7 +184,7 @@ func planInput(config, compose, service, model, mode, shape, stockRSS string, se
 		return in, fmt.Errorf("--python-worker-rss %s: %w", strconv.Quote(stockRSS), err)
 	}
 	if model != "" {
-		fp, err := flinkconf.MeasureModel(model)
+		fp, err := measureModelFolder(model, "")
 		if err != nil {
 			return in, err
 		}

@@ -175,3 +175,43 @@ func TestRunPlanRecommendationShrinkingHeapNotWasted(t *testing.T) {
 		t.Errorf("process-mode recommendation labelled wasted or given a pool limit:\n%s", rec)
 	}
 }
+
+// A model folder with several variants is measured by the files one load
+// reads: the variants not loaded are not counted (an int8 and an int8-fast
+// next to fp32 once made plan count MiniLM as 229 MiB of files, not 87).
+func TestMeasureModelFolderCountsOneVariant(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `{"name": "m", "dims": 4, "pooling": "mean", "normalize": true, "max_seq_length": 8,
+	  "tokenizer": "tokenizer.json", "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"},
+	  "output": "last_hidden_state", "variants": {"fp32": "model.onnx", "int8": "model_int8.onnx"}}`
+	for name, data := range map[string][]byte{
+		"manifest.json":   []byte(manifest),
+		"tokenizer.json":  make([]byte, 100),
+		"model.onnx":      make([]byte, 4000),
+		"model_int8.onnx": make([]byte, 1000),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := int64(len(manifest) + 100)
+	for _, c := range []struct {
+		variant string
+		want    int64
+	}{{"", files + 4000}, {"fp32", files + 4000}, {"int8", files + 1000}} {
+		fp, err := measureModelFolder(dir, c.variant)
+		if err != nil || int64(fp.Weights) != c.want || fp.Files != 3 {
+			t.Errorf("variant %q: %+v, %v; want %d bytes in 3 files", c.variant, fp, err, c.want)
+		}
+	}
+	if _, err := measureModelFolder(dir, "fp16"); err == nil || !strings.Contains(err.Error(), "have fp32, int8") {
+		t.Errorf("unknown variant: %v", err)
+	}
+	// Without a manifest every file counts.
+	if err := os.Remove(filepath.Join(dir, "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	if fp, err := measureModelFolder(dir, ""); err != nil || int64(fp.Weights) != 5100 {
+		t.Errorf("no manifest: %+v, %v", fp, err)
+	}
+}
