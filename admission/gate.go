@@ -23,6 +23,7 @@ import (
 // Model is an embedding model (a *embedder.Embedder).
 type Model interface {
 	EmbedCounted(ctx context.Context, texts []string) ([][]float32, int, error)
+	CountTokens(text string) (tokens int, truncated bool, err error)
 	Close() error
 }
 
@@ -101,6 +102,9 @@ func New(m Model, o Options) (*Gate, error) {
 
 // Model is the model behind the gate.
 func (g *Gate) Model() Model { return g.m }
+
+// CountTokens is the model's: counting takes no admission.
+func (g *Gate) CountTokens(text string) (int, bool, error) { return g.m.CountTokens(text) }
 
 // Close closes the model.
 func (g *Gate) Close() error { return g.m.Close() }

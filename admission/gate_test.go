@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,11 @@ type slowModel struct {
 	rows   map[string]int
 	failOn string
 	closed atomic.Bool
+}
+
+// CountTokens counts bytes as tokens; over 100 is truncated.
+func (m *slowModel) CountTokens(text string) (int, bool, error) {
+	return min(len(text), 100), len(text) > 100, nil
 }
 
 func (m *slowModel) EmbedCounted(ctx context.Context, texts []string) ([][]float32, int, error) {
@@ -158,6 +164,27 @@ func TestClassesShareTheModel(t *testing.T) {
 	for _, c := range []string{"", "http", "other"} {
 		if share := float64(rows[c]) / float64(total); share < 0.25 {
 			t.Errorf("class %q got %.0f%% of the rows, want about a third", c, 100*share)
+		}
+	}
+}
+
+// Counting tokens is the model's own, and takes no rows from the gate.
+func TestCountTokensIsTheModels(t *testing.T) {
+	g, err := New(&slowModel{}, Options{MaxRows: 1, ChunkRows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.acquire(context.Background(), "", 1); err != nil { // the gate is full
+		t.Fatal(err)
+	}
+	defer g.release(1)
+	for text, want := range map[string]struct {
+		n  int
+		tr bool
+	}{"four": {4, false}, strings.Repeat("x", 150): {100, true}} {
+		n, tr, err := g.CountTokens(text)
+		if err != nil || n != want.n || tr != want.tr {
+			t.Errorf("CountTokens(%d bytes) = %d, %v, %v; want %d, %v", len(text), n, tr, err, want.n, want.tr)
 		}
 	}
 }

@@ -108,6 +108,8 @@ func (m *fakeModel) EmbedCounted(ctx context.Context, texts []string) ([][]float
 	return v, trunc, err
 }
 
+func (m *fakeModel) CountTokens(text string) (int, bool, error) { return fakeCount(text) }
+
 func (m *fakeModel) Close() error { return m.b.Close() }
 
 // newFakeSet is a model set of two fake models ("fake", the default, and
@@ -143,7 +145,7 @@ func newFakeSet(t *testing.T, eng *engine) *modelset.Set {
 
 func fakeCatalog() []ModelInfo {
 	return []ModelInfo{
-		{Name: "fake", Variant: "fp32", Dims: fakeDims, MaxTokens: fakeMaxTokens, Pooling: "mean", Normalized: true, Count: fakeCount},
+		{Name: "fake", Variant: "fp32", Dims: fakeDims, MaxTokens: fakeMaxTokens, Pooling: "mean", Normalized: true},
 		{Name: "other", Dims: fakeDims, MaxTokens: fakeMaxTokens, Pooling: "cls", Normalized: true},
 	}
 }

@@ -62,11 +62,6 @@ type ModelInfo struct {
 	MaxTokens  int    `json:"max_input_length"`
 	Pooling    string `json:"pooling,omitempty"`
 	Normalized bool   `json:"normalized"`
-	// Count tokenizes a text as the model does: its token count (special
-	// tokens included, after truncation) and whether it was truncated. Nil:
-	// lengths are checked after embedding instead of before, and usage
-	// reports no tokens.
-	Count func(text string) (tokens int, truncated bool, err error) `json:"-"`
 }
 
 // Limits bound what one request, and all of them, may ask.
@@ -323,35 +318,40 @@ type job struct {
 }
 
 // embed runs a validated job through the one admission the Flink sessions
-// use too: readiness, a concurrency slot (or 429), the memory budget (or
-// 507), the model's shared batcher under the request's deadline (or 504).
+// use too: readiness, the model (its own tokenizer counts the tokens and
+// refuses over-long texts: 422), a concurrency slot (or 429), the memory
+// budget (or 507), the model's shared batcher under the request's deadline
+// (or 504).
 func (s *Server) embed(ctx context.Context, j *job, ri *reqInfo) ([][]float32, *apiError) {
 	ri.model, ri.inputs = j.model.Name, len(j.texts)
 	if ae := s.readyErr(); ae != nil {
 		return nil, ae
 	}
-	total := 0
-	if j.model.Count != nil {
-		j.tokens = make([]int, len(j.texts))
-		for i, t := range j.texts {
-			n, truncated, err := j.model.Count(t)
-			if err != nil {
-				return nil, errf(http.StatusBadRequest, KindInvalidInput, "text %d cannot be tokenized: %v", i, err)
-			}
-			if truncated && !j.truncate {
-				return nil, errf(http.StatusUnprocessableEntity, KindTooLong,
-					"text %d is longer than model %s's maximum of %d tokens, and truncate is false: shorten it, or send \"truncate\": true to embed its first %d tokens",
-					i, j.model.Name, j.model.MaxTokens, j.model.MaxTokens)
-			}
-			j.tokens[i] = n
-			total += n
-		}
-	}
-	ri.tokens = j.tokens
 	// The model's admission gate shares it between this class and the
 	// Flink sessions' (package admission).
 	ctx, cancel := context.WithTimeout(admission.WithClass(ctx, Class), s.o.Limits.Timeout)
 	defer cancel()
+	h, err := s.o.Models.Acquire(ctx, j.model.Name)
+	if err != nil {
+		return nil, classify(err, j.model.Name, s.o.Limits.Timeout.String())
+	}
+	defer h.Release()
+	total := 0
+	j.tokens = make([]int, len(j.texts))
+	for i, t := range j.texts {
+		n, truncated, err := h.CountTokens(t)
+		if err != nil {
+			return nil, errf(http.StatusBadRequest, KindInvalidInput, "text %d cannot be tokenized: %v", i, err)
+		}
+		if truncated && !j.truncate {
+			return nil, errf(http.StatusUnprocessableEntity, KindTooLong,
+				"text %d is longer than model %s's maximum of %d tokens, and truncate is false: shorten it, or send \"truncate\": true to embed its first %d tokens",
+				i, j.model.Name, j.model.MaxTokens, j.model.MaxTokens)
+		}
+		j.tokens[i] = n
+		total += n
+	}
+	ri.tokens = j.tokens
 
 	queued := s.o.Now()
 	release, ae := s.admit(ctx, j.model.Name)
@@ -368,13 +368,8 @@ func (s *Server) embed(ctx context.Context, j *job, ri *reqInfo) ([][]float32, *
 		}
 		defer res.Release()
 	}
-	h, err := s.o.Models.Acquire(ctx, j.model.Name)
-	if err != nil {
-		return nil, classify(err, j.model.Name, s.o.Limits.Timeout.String())
-	}
-	defer h.Release()
 	started := s.o.Now()
-	vecs, truncated, err := h.EmbedCounted(ctx, j.texts)
+	vecs, _, err := h.EmbedCounted(ctx, j.texts)
 	if err != nil {
 		if errors.Is(err, batcher.ErrClosed) {
 			return nil, &apiError{status: http.StatusServiceUnavailable, kind: KindDraining, retryAfter: 1, err: err,
@@ -384,11 +379,6 @@ func (s *Server) embed(ctx context.Context, j *job, ri *reqInfo) ([][]float32, *
 	}
 	if s.o.Metrics != nil {
 		s.o.Metrics.Embedded(j.model.Name, len(j.texts), wait, s.o.Now().Sub(started))
-	}
-	if truncated > 0 && !j.truncate {
-		return nil, errf(http.StatusUnprocessableEntity, KindTooLong,
-			"%d of the texts are longer than model %s's maximum of %d tokens, and truncate is false: shorten them, or send \"truncate\": true",
-			truncated, j.model.Name, j.model.MaxTokens)
 	}
 	if len(vecs) != len(j.texts) {
 		return nil, classify(fmt.Errorf("%d vectors for %d texts", len(vecs), len(j.texts)), j.model.Name, "")

@@ -176,6 +176,10 @@ type fakeModel struct {
 	err   error
 }
 
+func (f *fakeModel) CountTokens(text string) (int, bool, error) {
+	return min(len(text), 10), len(text) > 10, nil
+}
+
 func (f *fakeModel) EmbedCounted(_ context.Context, texts []string) ([][]float32, int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

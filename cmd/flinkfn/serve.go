@@ -13,7 +13,6 @@ import (
 	"github.com/flinkfn/flinkfn/httpapi"
 	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/modelset"
-	"github.com/flinkfn/flinkfn/inference/tokenizer"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 	"github.com/flinkfn/flinkfn/udfs"
@@ -104,10 +103,10 @@ func (f apiFlags) apiKey(getenv func(string) string) string {
 	return getenv("FLINKFN_API_KEY")
 }
 
-// apiCatalog describes the set's models for the API (each with its own
-// tokenizer, to count tokens and refuse over-long texts before they run).
-// A model whose folder cannot be found is left out (it fails when the set
-// loads it); the default model must be there.
+// apiCatalog describes the set's models for the API. A model whose folder
+// cannot be found is left out (it fails when the set loads it); the
+// default model must be there. Token counts come from each loaded model's
+// own tokenizer (modelset.Model.CountTokens): no second copy is loaded.
 func apiCatalog(o modelOptions) ([]httpapi.ModelInfo, error) {
 	var out []httpapi.ModelInfo
 	for i, s := range resolveModels(o) {
@@ -121,24 +120,12 @@ func apiCatalog(o modelOptions) ([]httpapi.ModelInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		path, err := m.TokenizerPath()
-		if err != nil {
-			return nil, err
-		}
-		tok, err := tokenizer.Load(path, tokenizer.Options{MaxLen: m.MaxSeqLength})
-		if err != nil {
-			return nil, fmt.Errorf("model %s: %w", m.Name, err)
-		}
 		variant := o.Variant
 		if variant == "" {
 			variant = m.DefaultVariant
 		}
 		out = append(out, httpapi.ModelInfo{
 			Name: m.Name, Variant: variant, Dims: m.Dims, MaxTokens: m.MaxSeqLength, Pooling: string(m.Pooling), Normalized: m.Normalize,
-			Count: func(text string) (int, bool, error) {
-				enc, err := tok.Encode(text)
-				return len(enc.IDs), enc.Truncated, err
-			},
 		})
 	}
 	return out, nil

@@ -166,6 +166,18 @@ func (e *Embedder) EmbedCounted(ctx context.Context, texts []string) ([][]float3
 	return vecs, trunc, err
 }
 
+// CountTokens tokenizes text as EmbedCounted does: its token count
+// (special tokens included, after truncation) and whether it was truncated
+// to the model's maximum length. Callers that check lengths before
+// embedding (the HTTP API) use the model's own tokenizer, not a copy.
+func (e *Embedder) CountTokens(text string) (tokens int, truncated bool, err error) {
+	enc, err := e.tok.Encode(text)
+	if err != nil {
+		return 0, false, err
+	}
+	return len(enc.IDs), enc.Truncated, nil
+}
+
 // Model and Variant name the loaded model ("all-MiniLM-L6-v2", "fp32").
 func (e *Embedder) Model() string   { return e.eng.Model() }
 func (e *Embedder) Variant() string { return e.eng.Variant() }

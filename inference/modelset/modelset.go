@@ -29,6 +29,10 @@ type Model interface {
 	// EmbedCounted returns one vector per text, in order, and how many
 	// texts were truncated to the model's maximum length.
 	EmbedCounted(ctx context.Context, texts []string) ([][]float32, int, error)
+	// CountTokens tokenizes text with the model's tokenizer: its token
+	// count (special tokens included, after truncation) and whether it was
+	// truncated to the model's maximum length.
+	CountTokens(text string) (tokens int, truncated bool, err error)
 	Close() error
 }
 

@@ -15,6 +15,8 @@ type fakeModel struct {
 	closed atomic.Bool
 }
 
+func (f *fakeModel) CountTokens(text string) (int, bool, error) { return len(text), false, nil }
+
 func (f *fakeModel) EmbedCounted(_ context.Context, texts []string) ([][]float32, int, error) {
 	if f.closed.Load() {
 		return nil, 0, errors.New("closed")
