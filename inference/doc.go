@@ -9,8 +9,8 @@
 // a model; Engine.Run pads a batch, runs it, pools and normalises. An
 // *Engine is the Model of package inference/batcher.
 //
-// FindRuntimeLibrary and FindModelDir (LocateRuntimeLibrary and
-// LocateModelDir with the process's environment) find the library and the
-// model without flags; see inference/README.md for the lookup order and the
-// manifest format.
+// FindRuntimeLibrary and FindModelDir find the library and the model from
+// Locations (the command fills them from FLINKFN_ORT_LIB, FLINKFN_HOME,
+// FLINKFN_MODEL_DIR and FLINKFN_MODEL; this package reads no environment);
+// see inference/README.md for the lookup order and the manifest format.
 package inference

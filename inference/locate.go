@@ -8,8 +8,9 @@ import (
 	"strings"
 )
 
-// Environment variables that override where the runtime library and the
-// models are found.
+// The environment variables that say where the runtime library and the
+// models are. This package reads none of them: the command's configuration
+// does, and hands their values over as Locations.
 const (
 	// EnvORTLib names the ONNX Runtime shared library file to load.
 	EnvORTLib = "FLINKFN_ORT_LIB"
@@ -21,6 +22,21 @@ const (
 	// instead of DefaultModelName.
 	EnvModel = "FLINKFN_MODEL"
 )
+
+// Locations are the settings that override where the runtime library and
+// the models are found ("" = not set). The command fills them from its
+// configuration (FLINKFN_ORT_LIB, FLINKFN_HOME, FLINKFN_MODEL_DIR,
+// FLINKFN_MODEL).
+type Locations struct {
+	// ORTLib is ONNX Runtime's shared library file (EnvORTLib).
+	ORTLib string
+	// Home is an installation folder holding lib/ and models/ (EnvHome).
+	Home string
+	// ModelDir is the default model's folder (EnvModelDir).
+	ModelDir string
+	// Model is the default model's name (EnvModel); "" is DefaultModelName.
+	Model string
+}
 
 // DefaultModelName is the model used when neither a model folder nor
 // FLINKFN_MODEL is given.
@@ -62,42 +78,41 @@ func (e *NotFoundError) Error() string {
 // FindRuntimeLibrary returns the path of ONNX Runtime's shared library,
 // trying in order:
 //
-//  1. $FLINKFN_ORT_LIB, a file (when set, it must exist: no fallback);
-//  2. $FLINKFN_HOME/lib/libonnxruntime.so;
+//  1. loc.ORTLib ($FLINKFN_ORT_LIB), a file (when set, it must exist: no fallback);
+//  2. loc.Home ($FLINKFN_HOME)/lib/libonnxruntime.so;
 //  3. <folder of exe>/../lib/libonnxruntime.so (so .cache/bin/flinkfn,
 //     built by make setup, finds .cache/lib);
 //  4. /usr/local/lib/flinkfn/libonnxruntime.so, then
 //     /usr/lib/flinkfn/libonnxruntime.so.
 //
-// getenv reads the environment (os.Getenv in production) and exe is the
-// running executable's path ("" skips step 3). The error lists every place
-// tried.
-func FindRuntimeLibrary(getenv func(string) string, exe string) (string, error) {
-	return findRuntimeLibrary(getenv, exe, systemLibDirs())
+// exe is the running executable's path ("" skips step 3). The error lists
+// every place tried.
+func FindRuntimeLibrary(loc Locations, exe string) (string, error) {
+	return findRuntimeLibrary(loc, exe, systemLibDirs())
 }
 
-func findRuntimeLibrary(getenv func(string) string, exe string, sysDirs []string) (string, error) {
+func findRuntimeLibrary(loc Locations, exe string, sysDirs []string) (string, error) {
 	nf := &NotFoundError{
 		What: "ONNX Runtime library (" + RuntimeLibName + ")",
 		Hint: "run make setup (scripts/fetch_artifacts.py installs it), or set " + EnvORTLib + " to the library file",
 	}
-	if p := getenv(EnvORTLib); p != "" {
+	if p := loc.ORTLib; p != "" {
 		if err := isFile(p); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", EnvORTLib, p, err)
 		}
 		return abs(p), nil
 	}
 	nf.Tried = append(nf.Tried, EnvORTLib+" (not set)")
-	return search(nf, getenv, exe, filepath.Join("lib", RuntimeLibName), sysDirs, RuntimeLibName, isFile)
+	return search(nf, loc.Home, exe, filepath.Join("lib", RuntimeLibName), sysDirs, RuntimeLibName, isFile)
 }
 
-// search tries $FLINKFN_HOME/<rel>, <folder of exe>/../<rel>, then
-// <sys>/<sysRel> for each system folder, and returns the first place check
-// accepts; nf collects every place tried.
-func search(nf *NotFoundError, getenv func(string) string, exe, rel string, sys []string, sysRel string,
+// search tries <home>/<rel>, <folder of exe>/../<rel>, then <sys>/<sysRel>
+// for each system folder, and returns the first place check accepts; nf
+// collects every place tried.
+func search(nf *NotFoundError, home, exe, rel string, sys []string, sysRel string,
 	check func(string) error) (string, error) {
 	var cands []string
-	if h := getenv(EnvHome); h != "" {
+	if h := home; h != "" {
 		cands = append(cands, filepath.Join(h, rel))
 	} else {
 		nf.Tried = append(nf.Tried, EnvHome+" (not set)")
@@ -122,36 +137,36 @@ func search(nf *NotFoundError, getenv func(string) string, exe, rel string, sys 
 // FindModelDir returns the folder of the model to serve, trying in order:
 //
 //  1. explicit (a command-line flag), when not empty;
-//  2. $FLINKFN_MODEL_DIR;
-//  3. $FLINKFN_HOME/models/<name>;
+//  2. loc.ModelDir ($FLINKFN_MODEL_DIR);
+//  3. loc.Home ($FLINKFN_HOME)/models/<name>;
 //  4. <folder of exe>/../models/<name>;
 //  5. /usr/local/share/flinkfn/models/<name>, then
 //     /usr/share/flinkfn/models/<name>;
 //
-// where <name> is $FLINKFN_MODEL, or DefaultModelName when unset. A folder
-// qualifies when it holds manifest.json. Steps 1 and 2 name the folder
-// outright: when given, it must qualify (no fallback). getenv reads the
-// environment (os.Getenv in production) and exe is the running executable's
-// path ("" skips step 4). The error lists every place tried.
-func FindModelDir(explicit string, getenv func(string) string, exe string) (string, error) {
-	return findModelDir(explicit, getenv, exe, systemModelRoots())
+// where <name> is loc.Model ($FLINKFN_MODEL), or DefaultModelName when
+// unset. A folder qualifies when it holds manifest.json. Steps 1 and 2 name
+// the folder outright: when given, it must qualify (no fallback). exe is
+// the running executable's path ("" skips step 4). The error lists every
+// place tried.
+func FindModelDir(explicit string, loc Locations, exe string) (string, error) {
+	return findModelDir(explicit, loc, exe, systemModelRoots())
 }
 
-func findModelDir(explicit string, getenv func(string) string, exe string, sysRoots []string) (string, error) {
+func findModelDir(explicit string, loc Locations, exe string, sysRoots []string) (string, error) {
 	if explicit != "" {
 		if err := isModelDir(explicit); err != nil {
 			return "", fmt.Errorf("model folder %s: %w", explicit, err)
 		}
 		return abs(explicit), nil
 	}
-	if d := getenv(EnvModelDir); d != "" {
+	if d := loc.ModelDir; d != "" {
 		if err := isModelDir(d); err != nil {
 			return "", fmt.Errorf("%s=%s: %w", EnvModelDir, d, err)
 		}
 		return abs(d), nil
 	}
 	name := DefaultModelName
-	if n := getenv(EnvModel); n != "" {
+	if n := loc.Model; n != "" {
 		if !nameRe.MatchString(n) {
 			return "", fmt.Errorf("%s=%q: not a model name (a folder name under models/, e.g. %s)", EnvModel, n, DefaultModelName)
 		}
@@ -162,19 +177,7 @@ func findModelDir(explicit string, getenv func(string) string, exe string, sysRo
 		Tried: []string{"model flag (not given)", EnvModelDir + " (not set)"},
 		Hint:  "run make setup (scripts/fetch_artifacts.py installs the models), or set " + EnvModelDir + " to a folder holding " + ManifestFile,
 	}
-	return search(nf, getenv, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
-}
-
-// LocateRuntimeLibrary is FindRuntimeLibrary with the process environment
-// and executable.
-func LocateRuntimeLibrary() (string, error) {
-	return FindRuntimeLibrary(os.Getenv, Executable())
-}
-
-// LocateModelDir is FindModelDir with the process environment and
-// executable.
-func LocateModelDir(explicit string) (string, error) {
-	return FindModelDir(explicit, os.Getenv, Executable())
+	return search(nf, loc.Home, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
 }
 
 // Executable returns the running executable's path with symbolic links
@@ -242,13 +245,13 @@ func abs(p string) string {
 }
 
 // FindModelDirByName returns the folder of the installed model called name:
-// $FLINKFN_HOME/models/<name>, <folder of exe>/../models/<name>, then the
+// loc.Home/models/<name>, <folder of exe>/../models/<name>, then the
 // system folders. It is how a template's "model" is found.
-func FindModelDirByName(name string, getenv func(string) string, exe string) (string, error) {
-	return findModelDirByName(name, getenv, exe, systemModelRoots())
+func FindModelDirByName(name string, loc Locations, exe string) (string, error) {
+	return findModelDirByName(name, loc, exe, systemModelRoots())
 }
 
-func findModelDirByName(name string, getenv func(string) string, exe string, sysRoots []string) (string, error) {
+func findModelDirByName(name string, loc Locations, exe string, sysRoots []string) (string, error) {
 	if !nameRe.MatchString(name) {
 		return "", fmt.Errorf("%q is not a model name (a folder name under models/, e.g. %s)", name, DefaultModelName)
 	}
@@ -257,18 +260,18 @@ func findModelDirByName(name string, getenv func(string) string, exe string, sys
 		Hint: "install it: `make setup` installs the models this project ships; a model you bring goes in a folder models/" + name +
 			" with its " + ManifestFile + " (see inference/README.md; `flinkfn models check DIR` checks it). `flinkfn models` lists what is installed",
 	}
-	return search(nf, getenv, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
+	return search(nf, loc.Home, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
 }
 
 // ModelRoots lists the folders whose subfolders are installed models, in
 // the order FindModelDirByName searches them (existing ones only).
-func ModelRoots(getenv func(string) string, exe string) []string {
-	return modelRoots(getenv, exe, systemModelRoots())
+func ModelRoots(loc Locations, exe string) []string {
+	return modelRoots(loc, exe, systemModelRoots())
 }
 
-func modelRoots(getenv func(string) string, exe string, sysRoots []string) []string {
+func modelRoots(loc Locations, exe string, sysRoots []string) []string {
 	var cands, out []string
-	if h := getenv(EnvHome); h != "" {
+	if h := loc.Home; h != "" {
 		cands = append(cands, filepath.Join(h, "models"))
 	}
 	if exe != "" {

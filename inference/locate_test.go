@@ -18,8 +18,10 @@ func touch(t *testing.T, path string) {
 	}
 }
 
-func fakeEnv(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
+// fakeEnv is the Locations the command's configuration gives for these
+// environment variables.
+func fakeEnv(vars map[string]string) Locations {
+	return Locations{ORTLib: vars[EnvORTLib], Home: vars[EnvHome], ModelDir: vars[EnvModelDir], Model: vars[EnvModel]}
 }
 
 // A fake file system layout with a library and a model in every place the

@@ -42,7 +42,7 @@ type Runtime struct {
 // (ONNX Runtime 1.24 or newer), as onnxruntime_go v1.27 requires.
 func OpenRuntime(libPath string) (*Runtime, error) {
 	if libPath == "" {
-		return nil, errors.New("onnx runtime: no library path (see inference.LocateRuntimeLibrary)")
+		return nil, errors.New("onnx runtime: no library path (see inference.FindRuntimeLibrary)")
 	}
 	resolved, err := filepath.Abs(libPath)
 	if err != nil {

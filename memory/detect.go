@@ -13,7 +13,8 @@ import (
 	"strings"
 )
 
-// Environment variables read by this package.
+// Environment variables this package's inputs come from (the command's
+// configuration reads them; this package reads no environment).
 const (
 	// EnvWorkerLimit is the limit Flink exports to each Python worker: the
 	// slot's managed memory for Python, in bytes.
@@ -35,26 +36,25 @@ const v1Unlimited = 1 << 60
 const minGoLimit = 32 << 20
 
 // DetectLimit finds the budget when no explicit limit is given: first
-// _PYTHON_WORKER_MEMORY_LIMIT (decimal bytes; <= 0 means none), then the
+// workerLimit, the value of _PYTHON_WORKER_MEMORY_LIMIT ("" when unset;
+// decimal bytes; <= 0 means none), then the
 // cgroup limit: v2 memory.max of the process's own cgroup and its
 // ancestors below <root>/sys/fs/cgroup (the smallest wins; "max" is none),
 // then v1 memory.limit_in_bytes likewise below
 // <root>/sys/fs/cgroup/memory (values >= 2^60 are none). A cgroup limit at
 // or above the physical memory (<root>/proc/meminfo) is none too. It
 // returns 0, "none" when nothing limits the worker. root "" means "/".
-func DetectLimit(getenv func(string) string, root string) (int64, string, error) {
+func DetectLimit(workerLimit, root string) (int64, string, error) {
 	if root == "" {
 		root = "/"
 	}
-	if getenv != nil {
-		if v := strings.TrimSpace(getenv(EnvWorkerLimit)); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return 0, "", fmt.Errorf("memory: %s=%q is not a decimal number of bytes: %w", EnvWorkerLimit, v, err)
-			}
-			if n > 0 {
-				return n, SourceFlink, nil
-			}
+	if v := strings.TrimSpace(workerLimit); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, "", fmt.Errorf("memory: %s=%q is not a decimal number of bytes: %w", EnvWorkerLimit, v, err)
+		}
+		if n > 0 {
+			return n, SourceFlink, nil
 		}
 	}
 	phys := physicalMemory(root)
@@ -202,10 +202,11 @@ func RSS() (int64, error) {
 
 // GoLimit sets the Go runtime's soft memory limit to budget - native
 // (native is memory outside the Go heap, e.g. the ONNX model), never below
-// 32 MiB. It leaves the limit alone when GOMEMLIMIT is set or budget <= 0.
-// It returns the runtime's limit afterwards and whether GoLimit set it.
-func GoLimit(getenv func(string) string, budget, native int64) (int64, bool) {
-	if budget <= 0 || (getenv != nil && getenv(EnvGoMemLimit) != "") {
+// 32 MiB. It leaves the limit alone when userSet (GOMEMLIMIT is set: the
+// runtime already follows it) or budget <= 0. It returns the runtime's
+// limit afterwards and whether GoLimit set it.
+func GoLimit(userSet bool, budget, native int64) (int64, bool) {
+	if budget <= 0 || userSet {
 		return debug.SetMemoryLimit(-1), false
 	}
 	limit := budget - max(native, 0)

@@ -27,10 +27,6 @@ func fakeRoot(t *testing.T, files map[string]string) string {
 	return root
 }
 
-func env(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
-}
-
 func TestDetectLimit(t *testing.T) {
 	const gib = 1 << 30
 	v2own := map[string]string{
@@ -107,7 +103,7 @@ func TestDetectLimit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := fakeRoot(t, tc.files)
-			limit, source, err := DetectLimit(env(tc.env), root)
+			limit, source, err := DetectLimit(tc.env[EnvWorkerLimit], root)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
@@ -126,7 +122,7 @@ func TestDetectLimit(t *testing.T) {
 
 func TestDetectLimitRealRoot(t *testing.T) {
 	// The real machine: whatever it finds, it must not fail.
-	limit, source, err := DetectLimit(env(nil), "")
+	limit, source, err := DetectLimit("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,21 +148,21 @@ func TestGoLimit(t *testing.T) {
 	debug.SetMemoryLimit(math.MaxInt64)
 
 	// GOMEMLIMIT set: left alone.
-	got, set := GoLimit(env(map[string]string{EnvGoMemLimit: "100MiB"}), 1<<30, 100<<20)
+	got, set := GoLimit(true, 1<<30, 100<<20)
 	if set || got != math.MaxInt64 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT: %d, %v; runtime %d", got, set, debug.SetMemoryLimit(-1))
 	}
 	// No budget: left alone.
-	if got, set := GoLimit(env(nil), 0, 0); set || got != math.MaxInt64 {
+	if got, set := GoLimit(false, 0, 0); set || got != math.MaxInt64 {
 		t.Errorf("no budget: %d, %v", got, set)
 	}
 	// Budget less native.
-	got, set = GoLimit(env(nil), 1<<30, 300<<20)
+	got, set = GoLimit(false, 1<<30, 300<<20)
 	if !set || got != 1<<30-300<<20 || debug.SetMemoryLimit(-1) != got {
 		t.Errorf("budget: %d, %v; runtime %d", got, set, debug.SetMemoryLimit(-1))
 	}
 	// Never below 32 MiB.
-	got, set = GoLimit(env(nil), 100<<20, 90<<20)
+	got, set = GoLimit(false, 100<<20, 90<<20)
 	if !set || got != 32<<20 || debug.SetMemoryLimit(-1) != 32<<20 {
 		t.Errorf("floor: %d, %v; runtime %d", got, set, debug.SetMemoryLimit(-1))
 	}

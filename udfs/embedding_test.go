@@ -58,7 +58,7 @@ func sqlValue(t *testing.T, col, s string, present bool) fn.Value {
 }
 
 func TestTemplatesMatchPythonReference(t *testing.T) {
-	ts, err := LoadTemplates(func(string) string { return "" })
+	ts, err := LoadTemplates("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func findFn(t *testing.T, fs []fn.Function, name string) *fn.Function {
 func TestEmbedRowsKeepsOrderAndNulls(t *testing.T) {
 	fm := &fakeModel{}
 	models, loads := fakeModels(t, map[string]*fakeModel{"minilm": fm}, "minilm")
-	ts, _ := LoadTemplates(func(string) string { return "" })
+	ts, _ := LoadTemplates("", "")
 	seen := &textsSeen{}
 	embed := findFn(t, Embeddings(EmbeddingOptions{Models: models, Templates: ts, Observer: seen}), "embed")
 	if embed.EvalBatch != nil || embed.Eval != nil {

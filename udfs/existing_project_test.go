@@ -74,12 +74,7 @@ func flinkValue(t *testing.T, col string, raw json.RawMessage) fn.Value {
 // them on the same rows): Python's str() of each value, "None" for NULL.
 func TestExistingProjectTemplatesRenderTheTeamsTexts(t *testing.T) {
 	p := filepath.Join(existingProject, "templates.json")
-	tpls, err := LoadTemplates(func(k string) string {
-		if k == TemplatesEnv {
-			return p
-		}
-		return ""
-	})
+	tpls, err := LoadTemplates(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,12 +198,7 @@ func TestTemplateOptionErrors(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"t": {"columns": ["a"], "values": "str", "parts": ["{a}"]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadTemplates(func(k string) string {
-		if k == TemplatesEnv {
-			return p
-		}
-		return ""
-	})
+	_, err := LoadTemplates(p, "")
 	if err == nil || !strings.Contains(err.Error(), "templates "+p+" (FLINKFN_TEMPLATES): template t: \"values\"") {
 		t.Errorf("got %v", err)
 	}
@@ -215,12 +210,7 @@ func TestTemplateModuleAndSource(t *testing.T) {
 		"mine": {"module": "jobs.team.embeddings", "columns": ["a"], "parts": ["{a}"]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadTemplates(func(k string) string {
-		if k == TemplatesEnv {
-			return p
-		}
-		return ""
-	})
+	got, err := LoadTemplates(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +221,7 @@ func TestTemplateModuleAndSource(t *testing.T) {
 	if fs[2].FullName() != "jobs.team.embeddings.mine" {
 		t.Errorf("function %s", fs[2].FullName())
 	}
-	builtin, _ := LoadTemplates(func(string) string { return "" })
+	builtin, _ := LoadTemplates("", "")
 	if builtin[0].Source != BuiltinTemplatesSource {
 		t.Errorf("built-in source %q", builtin[0].Source)
 	}
@@ -242,7 +232,7 @@ func TestTemplateModuleAndSource(t *testing.T) {
 // the template and its file, the call's count and types, and the entry to
 // write.
 func TestTemplateArityMismatchSaysTheFix(t *testing.T) {
-	builtin, err := LoadTemplates(func(string) string { return "" })
+	builtin, err := LoadTemplates("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,12 +277,7 @@ func TestTemplateArityMismatchSaysTheFix(t *testing.T) {
 	if err := os.WriteFile(p, []byte(`{"ah_embed": {"columns": ["a", "b"], "parts": ["{a} {b}"]}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	own, err := LoadTemplates(func(k string) string {
-		if k == TemplatesEnv {
-			return p
-		}
-		return ""
-	})
+	own, err := LoadTemplates(p, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,13 +14,15 @@ import (
 )
 
 // DefaultTemplates is the template file compiled into the binary
-// (udfs/templates.json). FLINKFN_TEMPLATES names a file that replaces it.
+// (udfs/templates.json). A file the configuration names (FLINKFN_TEMPLATES,
+// --templates) replaces it.
 //
 //go:embed templates.json
 var DefaultTemplates []byte
 
 // TemplatesEnv names the environment variable with the path of a template
-// file that replaces the built-in one.
+// file that replaces the built-in one (read by the command's
+// configuration, which hands the path to LoadTemplates).
 const TemplatesEnv = "FLINKFN_TEMPLATES"
 
 // Template renders a row into the text an embedding function embeds. The
@@ -81,20 +83,24 @@ type templateJSON struct {
 	Model     string          `json:"model"`
 }
 
-// LoadTemplates reads the template file named by FLINKFN_TEMPLATES, or the
-// built-in one when the variable is unset or empty.
-func LoadTemplates(getenv func(string) string) ([]*Template, error) {
-	if p := getenv(TemplatesEnv); p != "" {
+// LoadTemplates reads the template file path, or the built-in one when
+// path is "". from names the setting the path came from, for messages
+// ("FLINKFN_TEMPLATES", "--templates"; "" is TemplatesEnv).
+func LoadTemplates(path, from string) ([]*Template, error) {
+	if from == "" {
+		from = TemplatesEnv
+	}
+	if p := path; p != "" {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("templates (%s): %w", TemplatesEnv, err)
+			return nil, fmt.Errorf("templates (%s): %w", from, err)
 		}
 		ts, err := ParseTemplates(data)
 		if err != nil {
-			return nil, fmt.Errorf("templates %s (%s): %w", p, TemplatesEnv, err)
+			return nil, fmt.Errorf("templates %s (%s): %w", p, from, err)
 		}
 		for _, t := range ts {
-			t.Source = p + " (" + TemplatesEnv + ")"
+			t.Source = p + " (" + from + ")"
 		}
 		return ts, nil
 	}

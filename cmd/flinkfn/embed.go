@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/batcher"
@@ -25,7 +25,8 @@ the same vector the embedding functions give in a Flink job.
                    with manifest.json (default: FLINKFN_MODEL_DIR, else FLINKFN_MODEL,
                    else all-MiniLM-L6-v2; see inference/README.md)
   --int8           use the quantised variant (same as --variant int8)
-  --variant NAME   a variant of the model's manifest (default: fp32)
+  --variant NAME   a variant of the model's manifest (FLINKFN_MODEL_VARIANT; default: the
+                   manifest's default)
   --batch N        lines per request to the batcher (default 256)
   --max-batch-rows N, --max-batch-tokens N
                    the batcher's limits per model batch (benchmarks; default: its defaults)
@@ -33,42 +34,31 @@ the same vector the embedding functions give in a Flink job.
 
 // runEmbed is `flinkfn embed`.
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, embedUsage) }
-	model := fs.String("model", "", "model folder")
-	int8 := fs.Bool("int8", false, "quantised variant")
-	variant := fs.String("variant", "", "model variant")
-	batch := fs.Int("batch", 256, "lines per request")
-	maxRows := fs.Int("max-batch-rows", 0, "rows per model batch (0: the batcher's default)")
-	maxTokens := fs.Int("max-batch-tokens", 0, "padded tokens per model batch (0: the batcher's default)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	cfg, _, err := parseConfigFlags(cmdEmbed, args, getenv, stderr, embedUsage)
+	if err != nil {
+		if errors.Is(err, errHelp) {
 			return nil
 		}
-		return exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn embed: unexpected argument %q (texts come on stdin)", fs.Arg(0))}
-	}
-	if *int8 {
-		if *variant != "" && *variant != "int8" {
-			return exitError{code: 2, msg: "flinkfn embed: --int8 and --variant " + *variant + " disagree"}
+		var ee exitError
+		if errors.As(err, &ee) && strings.Contains(ee.msg, "unexpected argument") {
+			ee.msg += " (texts come on stdin)"
+			return ee
 		}
-		*variant = "int8"
+		return err
 	}
-	if *batch < 1 {
-		return exitError{code: 2, msg: "flinkfn embed: --batch must be at least 1"}
+	if len(cfg.Models) > 1 {
+		return exitError{code: 2, msg: "flinkfn embed: --model given more than once; embed uses one model"}
 	}
-	if *maxRows < 0 || *maxTokens < 0 {
-		return exitError{code: 2, msg: "flinkfn embed: --max-batch-rows and --max-batch-tokens must not be negative"}
+	ref := ""
+	if len(cfg.Models) == 1 {
+		ref = cfg.Models[0]
 	}
-	dir, err := modelDir(*model, getenv)
+	dir, err := modelDir(ref, cfg.Locations)
 	if err != nil {
 		return err
 	}
-	e, err := embedder.Open(embedder.Config{ModelDir: dir, Variant: *variant, Getenv: getenv, Logger: quietLogger(stderr),
-		Batcher: batcher.Options{MaxBatchRows: *maxRows, MaxBatchTokens: *maxTokens}})
+	e, err := embedder.Open(embedder.Config{ModelDir: dir, Variant: cfg.Variant, Locations: cfg.Locations, Logger: quietLogger(stderr),
+		Batcher: batcher.Options{MaxBatchRows: cfg.MaxBatchRows, MaxBatchTokens: cfg.MaxBatchTokens}})
 	if err != nil {
 		return err
 	}
@@ -77,7 +67,7 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 	in := bufio.NewReaderSize(stdin, 1<<16)
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	defer out.Flush()
-	texts := make([]string, 0, *batch)
+	texts := make([]string, 0, cfg.Batch)
 	var buf []byte
 	flush := func() error {
 		if len(texts) == 0 {
@@ -109,7 +99,7 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 				s = s[:len(s)-1]
 			}
 			texts = append(texts, s)
-			if len(texts) == *batch {
+			if len(texts) == cfg.Batch {
 				if err := flush(); err != nil {
 					return fmt.Errorf("lines %d-%d: %w", line-len(texts)+1, line, err)
 				}
@@ -149,10 +139,10 @@ func quietLogger(w io.Writer) *slog.Logger {
 
 // modelDir is the folder of --model NAME|DIR ("" leaves the lookup to the
 // embedder: FLINKFN_MODEL_DIR, FLINKFN_MODEL, the default model).
-func modelDir(ref string, getenv func(string) string) (string, error) {
+func modelDir(ref string, loc inference.Locations) (string, error) {
 	if ref == "" {
 		return "", nil
 	}
-	spec := resolveModel(ref, getenv, inference.Executable())
+	spec := resolveModel(ref, loc, inference.Executable())
 	return spec.dir, spec.err
 }

@@ -24,11 +24,15 @@ func newRegistry(models udfs.Models, templates []*udfs.Template, obs udfs.Observ
 }
 
 func runFunctions(getenv func(string) string, stdout io.Writer) error {
-	templates, err := udfs.LoadTemplates(getenv)
+	cfg, err := loadConfig(cmdTools, nil, getenv)
 	if err != nil {
 		return err
 	}
-	models, err := newModelSet(modelOptions{Templates: templates, Getenv: getenv, Log: slog.New(slog.DiscardHandler)})
+	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
+	if err != nil {
+		return err
+	}
+	models, err := newModelSet(cfg.modelOptions(templates, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return err
 	}

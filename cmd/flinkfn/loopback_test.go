@@ -40,7 +40,7 @@ func TestFlinkfnPoolNotAFlinkfnPoolFails(t *testing.T) {
 	addr := loop.Addr
 	env := map[string]string{"FLINKFN_POOL": addr, "BOOT_LOG_DIR": t.TempDir()}
 	var stderr bytes.Buffer
-	err := runWorkerTimeout(context.Background(), []string{"--id=4-1", "--provision_endpoint=127.0.0.1:1"}, func(k string) string { return env[k] }, &stderr, 2*time.Second)
+	err := runWorkerTimeout(context.Background(), []string{"--id=4-1", "--provision_endpoint=127.0.0.1:1"}, mapEnv(env), &stderr, 2*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "not a flinkfn pool") || !strings.Contains(err.Error(), "FLINKFN_POOL must be the --listen address") {
 		t.Fatalf("got %v", err)
 	}

@@ -24,7 +24,7 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], procEnv{getenvFn: os.Getenv, environFn: os.Environ}, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		var ec interface{ ExitCode() int }
@@ -42,6 +42,28 @@ func main() {
 		fmt.Fprintf(os.Stderr, "flinkfn: error: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// procEnv is the process environment as run sees it: os.Getenv and
+// os.Environ in main, a map in tests. Only the configuration (config.go)
+// reads it, and workerParams hands it to a pool as Beam's boot does.
+type procEnv struct {
+	getenvFn  func(string) string
+	environFn func() []string
+}
+
+func (e procEnv) getenv(k string) string {
+	if e.getenvFn == nil {
+		return ""
+	}
+	return e.getenvFn(k)
+}
+
+func (e procEnv) environ() []string {
+	if e.environFn == nil {
+		return nil
+	}
+	return e.environFn()
 }
 
 // exitError carries an exit status (and an optional message already
@@ -69,6 +91,9 @@ Usage:
   flinkfn serve [--http ADDR] [--model NAME|DIR]... [--api-key KEY] ...
                                serve the models over HTTP without Flink: POST /embed (TEI),
                                POST /v1/embeddings (OpenAI), GET /info, GET /health
+  flinkfn config [--json] [worker|pool|serve|embed] [FLAGS]
+                               print the effective configuration: each setting, its value and
+                               where it came from (flag, env, Flink config, default)
   flinkfn version              print the version
   flinkfn plan --config FILE [--compose FILE --service NAME] [--model DIR] [--mode process|pool] [--json]
                                check TaskManager memory before deploying
@@ -79,7 +104,8 @@ Usage:
 Use it by setting Flink's python.executable to the absolute path of this binary.
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, env procEnv, stdout, stderr io.Writer) error {
+	getenv := env.getenv
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitError{code: 2}
@@ -91,9 +117,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if len(args) < 2 {
 			return errors.New("-m needs a module name")
 		}
-		return runModule(ctx, args[1], args[2:], getenv, stderr)
+		return runModule(ctx, args[1], args[2:], env, stderr)
 	case "worker":
-		return runWorker(ctx, args[1:], getenv, stderr)
+		return runWorker(ctx, args[1:], env, stderr)
 	case "pool":
 		return runPool(ctx, args[1:], getenv, stderr)
 	case "serve":
@@ -107,7 +133,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "tokenize":
 		return runTokenize(args[1:], getenv, os.Stdin, stdout, stderr)
 	case "plan":
-		return runPlan(ctx, args[1:], stdout, stderr)
+		return runPlan(ctx, args[1:], getenv, stdout, stderr)
+	case "config":
+		return runConfig(args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-V":
 		fmt.Fprintf(stdout, "flinkfn %s\n", version)
 		return nil
@@ -119,10 +147,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return exitError{code: 2, msg: fmt.Sprintf("flinkfn: unknown command %q", args[0])}
 }
 
-func runModule(ctx context.Context, module string, args []string, getenv func(string) string, stderr io.Writer) error {
+func runModule(ctx context.Context, module string, args []string, env procEnv, stderr io.Writer) error {
 	switch module {
 	case "pyflink.fn_execution.beam.beam_boot", "pyflink.fn_execution.boot":
-		return runWorker(ctx, args, getenv, stderr)
+		return runWorker(ctx, args, env, stderr)
 	case "pip":
 		return exitError{code: 1, msg: "flinkfn: Flink asked to pip-install Python requirements (python.requirements is set). " +
 			"flinkfn runs Go functions and installs nothing: remove python.requirements from the job configuration."}

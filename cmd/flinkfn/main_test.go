@@ -11,7 +11,25 @@ import (
 	"time"
 )
 
-func noEnv(string) string { return "" }
+// noEnv is an empty environment.
+var noEnv = procEnv{}
+
+// envFunc is the environment getenv reads (nothing to enumerate).
+func envFunc(getenv func(string) string) procEnv { return procEnv{getenvFn: getenv} }
+
+// mapEnv is the environment m.
+func mapEnv(m map[string]string) procEnv {
+	return procEnv{
+		getenvFn: func(k string) string { return m[k] },
+		environFn: func() []string {
+			var out []string
+			for k, v := range m {
+				out = append(out, k+"="+v)
+			}
+			return out
+		},
+	}
+}
 
 func TestProbePrintsRunnerDir(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
@@ -97,7 +115,7 @@ func TestWorkerWithoutEndpointFailsClearly(t *testing.T) {
 		}
 		return ""
 	}
-	err := run(context.Background(), []string{"-m", "pyflink.fn_execution.beam.beam_boot", "--id=1-1"}, env, &bytes.Buffer{}, &bytes.Buffer{})
+	err := run(context.Background(), []string{"-m", "pyflink.fn_execution.beam.beam_boot", "--id=1-1"}, envFunc(env), &bytes.Buffer{}, &bytes.Buffer{})
 	var ee exitError
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(ee.msg, "provision_endpoint") {
 		t.Fatalf("got %v", err)
@@ -131,9 +149,9 @@ func TestWorkerBadDrainTimeoutSaysWhatToWrite(t *testing.T) {
 		return ""
 	}
 	var stderr bytes.Buffer
-	err := runWorkerWithTimeout(context.Background(), []string{"--id=7-1", "--provision_endpoint=127.0.0.1:1"}, env, &stderr)
+	err := runWorkerWithTimeout(context.Background(), []string{"--id=7-1", "--provision_endpoint=127.0.0.1:1"}, envFunc(env), &stderr)
 	var ee exitError
-	if !errors.As(err, &ee) || !strings.Contains(ee.msg, `FLINKFN_DRAIN_TIMEOUT="ten seconds" is not a duration; write one such as 30s`) {
+	if !errors.As(err, &ee) || !strings.Contains(ee.msg, `FLINKFN_DRAIN_TIMEOUT="ten seconds" (env): not a duration; use e.g. 30s`) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -159,6 +177,6 @@ func TestFunctionsListsBuiltins(t *testing.T) {
 	}
 }
 
-func runWorkerWithTimeout(ctx context.Context, args []string, getenv func(string) string, stderr *bytes.Buffer) error {
-	return runWorkerTimeout(ctx, args, getenv, stderr, 2*time.Second)
+func runWorkerWithTimeout(ctx context.Context, args []string, env procEnv, stderr *bytes.Buffer) error {
+	return runWorkerTimeout(ctx, args, env, stderr, 2*time.Second)
 }

@@ -1,58 +1,20 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 )
 
-// memoryInputs are the explicit memory settings of a command (flags, or
-// the FLINKFN_* environment for a worker Flink starts).
-type memoryInputs struct {
-	limit, framework, buffer string // sizes in Flink syntax; "" = not given
-	limitSource              string // e.g. "--memory-limit"
-	flinkConf                string // a Flink config.yaml/flink-conf.yaml or conf folder; "" = none
-}
-
-// memoryPlan resolves the budget (explicit limit, else
-// _PYTHON_WORKER_MEMORY_LIMIT, else the cgroup limit) and the framework and
-// buffer sizes (flags over the Flink configuration over Flink's defaults).
-func memoryPlan(in memoryInputs, getenv func(string) string) (*memory.Budget, memory.Settings, error) {
-	set := memory.DefaultSettings()
-	if in.flinkConf != "" {
-		s, err := memory.LoadSettings(in.flinkConf)
-		if err != nil {
-			return nil, set, err
-		}
-		set = s
+// memoryPlan is the budget (its limit and where it came from: a flag,
+// FLINKFN_MEMORY_LIMIT, _PYTHON_WORKER_MEMORY_LIMIT or the cgroup) and the
+// framework and buffer sizes (flag, environment, Flink configuration or
+// Flink's defaults) of the configuration.
+func memoryPlan(c *config) (*memory.Budget, memory.Settings) {
+	set := memory.Settings{
+		Framework: c.FrameworkMemory, Buffer: c.BufferMemory,
+		FrameworkSource: c.sourceOf("framework-memory"), BufferSource: c.sourceOf("buffer-memory"),
 	}
-	if in.framework != "" {
-		n, err := memory.ParseSize(in.framework)
-		if err != nil {
-			return nil, set, fmt.Errorf("framework memory %q: %w", in.framework, err)
-		}
-		set.Framework, set.FrameworkSource = n, "flag/env"
-	}
-	if in.buffer != "" {
-		n, err := memory.ParseSize(in.buffer)
-		if err != nil {
-			return nil, set, fmt.Errorf("buffer memory %q: %w", in.buffer, err)
-		}
-		set.Buffer, set.BufferSource = n, "flag/env"
-	}
-	if in.limit != "" {
-		n, err := memory.ParseSize(in.limit)
-		if err != nil {
-			return nil, set, fmt.Errorf("memory limit %q (%s): %w", in.limit, in.limitSource, err)
-		}
-		return memory.NewBudget(n, in.limitSource), set, nil
-	}
-	n, src, err := memory.DetectLimit(getenv, "")
-	if err != nil {
-		return nil, set, err
-	}
-	return memory.NewBudget(n, src), set, nil
+	return memory.NewBudget(c.MemoryLimit, c.MemoryLimitSource), set
 }
 
 // memoryState reads the budget and the process for /metrics.

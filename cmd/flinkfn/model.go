@@ -23,10 +23,9 @@ import (
 // for them.
 type modelOptions struct {
 	// Default is the default model: a folder, a model name, or ""
-	// (FLINKFN_MODEL_DIR, FLINKFN_MODEL, else all-MiniLM-L6-v2).
+	// (Locations.ModelDir, Locations.Model, else all-MiniLM-L6-v2).
 	Default string
-	// Variant applies to every model ("": each manifest's default, or
-	// FLINKFN_MODEL_VARIANT).
+	// Variant applies to every model ("": each manifest's default).
 	Variant string
 	// Extra are more models to serve (names or folders), besides the
 	// default and those the templates name.
@@ -41,7 +40,10 @@ type modelOptions struct {
 	Metrics *observe.Metrics // nil: none
 	Batcher batcher.Options
 	Log     *slog.Logger
-	Getenv  func(string) string
+	// Locations say where the models and the runtime are.
+	Locations inference.Locations
+	// GoMemLimitSet: GOMEMLIMIT is set, the Go memory limit is left alone.
+	GoMemLimitSet bool
 }
 
 // modelSpec is one model of the set: its folder, or why it has none.
@@ -85,23 +87,23 @@ func resolveModels(o modelOptions) []modelSpec {
 	// The default model.
 	switch {
 	case o.Default == "":
-		dir, err := inference.FindModelDir("", o.Getenv, exe)
-		name := o.Getenv(inference.EnvModel)
+		dir, err := inference.FindModelDir("", o.Locations, exe)
+		name := o.Locations.Model
 		if name == "" {
 			name = inference.DefaultModelName
 		}
 		add(specFromDir(name, dir, err))
 	default:
-		add(resolveModel(o.Default, o.Getenv, exe))
+		add(resolveModel(o.Default, o.Locations, exe))
 	}
 	for _, m := range o.Extra {
-		add(resolveModel(m, o.Getenv, exe))
+		add(resolveModel(m, o.Locations, exe))
 	}
 	for _, t := range o.Templates {
 		if t.Model == "" {
 			continue
 		}
-		s := resolveModel(t.Model, o.Getenv, exe)
+		s := resolveModel(t.Model, o.Locations, exe)
 		if s.err != nil {
 			s.err = fmt.Errorf("template %s (%s) names model %q: %w", t.Name, t.Source, t.Model, s.err)
 		}
@@ -112,12 +114,12 @@ func resolveModels(o modelOptions) []modelSpec {
 
 // resolveModel finds a model given as a folder (a path, or an existing
 // folder) or as a name (an installed model).
-func resolveModel(ref string, getenv func(string) string, exe string) modelSpec {
+func resolveModel(ref string, loc inference.Locations, exe string) modelSpec {
 	if strings.ContainsRune(ref, os.PathSeparator) || isDir(ref) {
-		dir, err := inference.FindModelDir(ref, getenv, exe)
+		dir, err := inference.FindModelDir(ref, loc, exe)
 		return specFromDir(filepath.Base(filepath.Clean(ref)), dir, err)
 	}
-	dir, err := inference.FindModelDirByName(ref, getenv, exe)
+	dir, err := inference.FindModelDirByName(ref, loc, exe)
 	return specFromDir(ref, dir, err)
 }
 
@@ -146,7 +148,7 @@ func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Lo
 	if spec.err != nil {
 		return modelset.Loaded{}, spec.err
 	}
-	cfg := embedder.Config{ModelDir: spec.dir, Variant: o.Variant, Getenv: o.Getenv, Logger: o.Log, Batcher: o.Batcher}
+	cfg := embedder.Config{ModelDir: spec.dir, Variant: o.Variant, Locations: o.Locations, Logger: o.Log, Batcher: o.Batcher}
 	if o.Metrics != nil {
 		cfg.Batcher.Observer = o.Metrics.Batches(spec.name)
 	}
@@ -183,7 +185,7 @@ func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Lo
 			return modelset.Loaded{}, err
 		}
 		l.Release = res.Release
-		if lim, ok := memory.GoLimit(o.Getenv, o.Budget.Limit(), o.Budget.Snapshot().Reserved[memory.KindModel]); ok {
+		if lim, ok := memory.GoLimit(o.GoMemLimitSet, o.Budget.Limit(), o.Budget.Snapshot().Reserved[memory.KindModel]); ok {
 			o.Log.Info("Go memory limit set from the budget", "gomemlimit", lim)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/internal/testfix"
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/udfs"
@@ -16,8 +17,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 
 func TestModelSetRemembersALoadFailure(t *testing.T) {
 	ctx := context.Background()
-	none := func(string) string { return "" }
-	set, err := newModelSet(modelOptions{Default: "/nonexistent/model", Getenv: none, Log: quietLog()})
+	set, err := newModelSet(modelOptions{Default: "/nonexistent/model", Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,13 +34,13 @@ func TestModelSetRemembersALoadFailure(t *testing.T) {
 
 func TestModelSetSharesAndReservesEachModel(t *testing.T) {
 	ctx := context.Background()
-	env := testfix.HomeEnv(t)
+	home := inference.Locations{Home: testfix.CacheDir(t)}
 	templates, err := udfs.ParseTemplates([]byte(`{"doc_embed": {"columns": ["t"], "parts": ["{t}"], "model": "bge-small-en-v1.5"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	budget := memory.NewBudget(0, "none")
-	set, err := newModelSet(modelOptions{Templates: templates, Budget: budget, Getenv: env, Log: quietLog()})
+	set, err := newModelSet(modelOptions{Templates: templates, Budget: budget, Locations: home, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +87,12 @@ func TestModelSetSharesAndReservesEachModel(t *testing.T) {
 }
 
 func TestTemplateWithAMissingModelSaysWhatToDo(t *testing.T) {
-	env := testfix.HomeEnv(t)
+	home := inference.Locations{Home: testfix.CacheDir(t)}
 	templates, err := udfs.ParseTemplates([]byte(`{"doc_embed": {"columns": ["t"], "parts": ["{t}"], "model": "no-such-model"}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := newModelSet(modelOptions{Templates: templates, Getenv: env, Log: quietLog()})
+	set, err := newModelSet(modelOptions{Templates: templates, Locations: home, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +106,9 @@ func TestTemplateWithAMissingModelSaysWhatToDo(t *testing.T) {
 }
 
 func TestModelOverBudgetIsRefusedWithTheNumbers(t *testing.T) {
-	env := testfix.HomeEnv(t)
+	home := inference.Locations{Home: testfix.CacheDir(t)}
 	budget := memory.NewBudget(32<<20, "test limit")
-	set, err := newModelSet(modelOptions{Budget: budget, Getenv: env, Log: quietLog()})
+	set, err := newModelSet(modelOptions{Budget: budget, Locations: home, Log: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,8 +48,12 @@ type listedModel struct {
 }
 
 func runModels(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(cmdTools, nil, getenv)
+	if err != nil {
+		return err
+	}
 	if len(args) > 0 && args[0] == "check" {
-		return runModelsCheck(ctx, args[1:], getenv, stdout, stderr)
+		return runModelsCheck(ctx, args[1:], cfg.Locations, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("models", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -65,7 +69,7 @@ func runModels(ctx context.Context, args []string, getenv func(string) string, s
 	if fs.NArg() > 0 {
 		return exitError{code: 2, msg: fmt.Sprintf("flinkfn models: unexpected argument %q", fs.Arg(0))}
 	}
-	roots := inference.ModelRoots(getenv, inference.Executable())
+	roots := inference.ModelRoots(cfg.Locations, inference.Executable())
 	infos := installedModels(roots)
 	if len(infos) == 0 {
 		return exitError{code: 1, msg: fmt.Sprintf("flinkfn models: no model installed under %s; run `make setup`, or install a model folder (see inference/README.md)",
@@ -77,7 +81,7 @@ func runModels(ctx context.Context, args []string, getenv func(string) string, s
 			if infos[i].Err != "" {
 				continue
 			}
-			e, fp, _, err := loadMeasured(ctx, embedder.Config{ModelDir: infos[i].Dir, Getenv: getenv, Logger: quiet}, quiet)
+			e, fp, _, err := loadMeasured(ctx, embedder.Config{ModelDir: infos[i].Dir, Variant: cfg.Variant, Locations: cfg.Locations, Logger: quiet}, quiet)
 			if err != nil {
 				infos[i].Err = err.Error()
 				continue
@@ -199,12 +203,16 @@ func runTokenize(args []string, getenv func(string) string, stdin io.Reader, std
 	if fs.NArg() > 0 {
 		return exitError{code: 2, msg: fmt.Sprintf("flinkfn tokenize: unexpected argument %q (texts come on stdin)", fs.Arg(0))}
 	}
-	dir, err := modelDir(*model, getenv)
+	cfg, err := loadConfig(cmdTools, nil, getenv)
+	if err != nil {
+		return err
+	}
+	dir, err := modelDir(*model, cfg.Locations)
 	if err != nil {
 		return err
 	}
 	if dir == "" {
-		if dir, err = inference.FindModelDir("", getenv, inference.Executable()); err != nil {
+		if dir, err = inference.FindModelDir("", cfg.Locations, inference.Executable()); err != nil {
 			return err
 		}
 	}
@@ -260,10 +268,10 @@ func runTokenize(args []string, getenv func(string) string, stdin io.Reader, std
 }
 
 // runModelsCheck is `flinkfn models check DIR`.
-func runModelsCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runModelsCheck(ctx context.Context, args []string, loc inference.Locations, stdout, stderr io.Writer) error {
 	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprint(stderr, modelsUsage)
 		return exitError{code: 2}
 	}
-	return checkModelDir(ctx, args[0], getenv, stdout)
+	return checkModelDir(ctx, args[0], loc, stdout)
 }

@@ -14,7 +14,7 @@ import (
 
 func TestModelsListsInstalledModels(t *testing.T) {
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"models"}, testfix.HomeEnv(t), &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"models"}, envFunc(testfix.HomeEnv(t)), &out, &errb); err != nil {
 		t.Fatalf("%v: %s", err, errb.String())
 	}
 	for _, want := range []string{
@@ -61,7 +61,7 @@ func TestModelsCheck(t *testing.T) {
 	env := testfix.HomeEnv(t)
 	var out bytes.Buffer
 	tiny := filepath.Join("..", "..", "inference", "testdata", "models", "tiny-xlmr")
-	if err := run(context.Background(), []string{"models", "check", tiny}, env, &out, &out); err != nil {
+	if err := run(context.Background(), []string{"models", "check", tiny}, envFunc(env), &out, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Unigram tokenizer", "model OK", "install it as models/tiny-xlmr"} {
@@ -85,7 +85,7 @@ func TestModelsCheck(t *testing.T) {
 		}
 	}
 	out.Reset()
-	err := run(context.Background(), []string{"models", "check", bad}, env, &out, &out)
+	err := run(context.Background(), []string{"models", "check", bad}, envFunc(env), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "model.onnx") || !strings.Contains(err.Error(), "replace it, or correct sha256") {
 		t.Fatalf("check of a corrupted copy: %v", err)
 	}

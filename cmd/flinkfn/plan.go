@@ -49,7 +49,7 @@ usage errors, 3 when Flink itself rejects the configuration.
 `
 
 // runPlan implements "flinkfn plan".
-func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runPlan(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -87,15 +87,19 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *measure {
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg, err := loadConfig(cmdTools, nil, getenv)
+		if err != nil {
+			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
+		}
 		dir := ""
 		if *model != "" {
-			spec := resolveModel(*model, os.Getenv, inference.Executable())
+			spec := resolveModel(*model, cfg.Locations, inference.Executable())
 			if spec.err != nil {
 				return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", spec.err)}
 			}
 			dir = spec.dir
 		}
-		e, measured, _, err := loadMeasured(ctx, embedder.Config{ModelDir: dir, Logger: quiet}, quiet)
+		e, measured, _, err := loadMeasured(ctx, embedder.Config{ModelDir: dir, Variant: cfg.Variant, Locations: cfg.Locations, Logger: quiet}, quiet)
 		if err != nil {
 			return &planExitError{planExitUsage, fmt.Errorf("plan: --measure: %w", err)}
 		}

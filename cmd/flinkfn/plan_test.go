@@ -20,7 +20,7 @@ func TestRunPlanSeedPool(t *testing.T) {
 	var out, errOut bytes.Buffer
 	err := runPlan(context.Background(), []string{
 		"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--service", "taskmanager",
-	}, &out, &errOut)
+	}, noEnv.getenv, &out, &errOut)
 	if err != nil {
 		t.Fatalf("runPlan: %v\n%s", err, errOut.String())
 	}
@@ -47,7 +47,7 @@ func TestRunPlanSeedPool(t *testing.T) {
 
 func TestRunPlanJSON(t *testing.T) {
 	var out bytes.Buffer
-	err := runPlan(context.Background(), []string{"--config", seedFile("config.yaml"), "--mode", "process", "--json"}, &out, &bytes.Buffer{})
+	err := runPlan(context.Background(), []string{"--config", seedFile("config.yaml"), "--mode", "process", "--json"}, noEnv.getenv, &out, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestRunPlanWillNotFitExitCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, &out, &bytes.Buffer{})
+	err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, noEnv.getenv, &out, &bytes.Buffer{})
 	var ec interface{ ExitCode() int }
 	if !errors.As(err, &ec) || ec.ExitCode() != 1 {
 		t.Fatalf("want exit code 1, got %v", err)
@@ -105,7 +105,7 @@ func TestRunPlanErrors(t *testing.T) {
 		{[]string{"--config", bad}, 3, "TaskManager memory configuration failed: Sum of configured Framework Heap Memory"},
 		{[]string{"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--service", "nope"}, 2, "no service"},
 	} {
-		err := runPlan(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		err := runPlan(context.Background(), tc.args, noEnv.getenv, &bytes.Buffer{}, &bytes.Buffer{})
 		var ec interface{ ExitCode() int }
 		if !errors.As(err, &ec) || ec.ExitCode() != tc.code || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%v: got %v, want exit %d mentioning %q", tc.args, err, tc.code, tc.msg)
@@ -118,7 +118,7 @@ func TestRunPlanErrors(t *testing.T) {
 func TestRunPlanPoolSaysThePoolMemoryLimit(t *testing.T) {
 	args := []string{"--config", seedFile("config.yaml"), "--compose", seedFile("docker-compose.yaml"), "--mode", "pool"}
 	var js bytes.Buffer
-	if err := runPlan(context.Background(), append(args, "--json"), &js, &bytes.Buffer{}); err != nil {
+	if err := runPlan(context.Background(), append(args, "--json"), noEnv.getenv, &js, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	var p struct {
@@ -137,7 +137,7 @@ func TestRunPlanPoolSaysThePoolMemoryLimit(t *testing.T) {
 		t.Fatalf("pool memory limit %d, planned PYTHON budget %d", limit, p.Recommendation.Assessment.Budget)
 	}
 	var out bytes.Buffer
-	if err := runPlan(context.Background(), args, &out, &bytes.Buffer{}); err != nil {
+	if err := runPlan(context.Background(), args, noEnv.getenv, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("flinkfn pool --memory-limit %db", limit); !strings.Contains(out.String(), want) {
@@ -157,7 +157,7 @@ func TestRunPlanRecommendationShrinkingHeapNotWasted(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, &out, &bytes.Buffer{}); err != nil {
+	if err := runPlan(context.Background(), []string{"--config", cfg, "--mode", "process"}, noEnv.getenv, &out, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -38,77 +35,41 @@ python.loopback-server.address.
   --flink-conf PATH        Flink config.yaml / flink-conf.yaml or conf folder: reads
                            python.fn-execution.framework.memory.size (default 64mb) and
                            python.fn-execution.buffer.memory.size (default 15mb)
-  --memory-limit SIZE      the pool's memory budget (default: _PYTHON_WORKER_MEMORY_LIMIT,
+  --memory-limit SIZE      the pool's memory budget (FLINKFN_MEMORY_LIMIT; default: _PYTHON_WORKER_MEMORY_LIMIT,
                            else the cgroup memory limit, else none)
-  --framework-memory SIZE  override the framework memory (reserved once)
-  --buffer-memory SIZE     override the buffer memory (reserved per session)
+  --framework-memory SIZE  override the framework memory (reserved once; FLINKFN_FRAMEWORK_MEMORY)
+  --buffer-memory SIZE     override the buffer memory (reserved per session; FLINKFN_BUFFER_MEMORY)
   --model NAME|DIR         the default model: an installed model's name or a model folder
                            (default: as the worker finds it, all-MiniLM-L6-v2); repeat it to
                            load more models. The models the templates name load too.
   --int8 | --variant NAME  model variant of every model (default: each manifest's default)
-  --drain-timeout DUR      on SIGTERM, how long in-flight bundles may finish (default 30s)
+  --drain-timeout DUR      on SIGTERM, how long in-flight bundles may finish (default 30s;
+                           FLINKFN_DRAIN_TIMEOUT)
   --log-level LEVEL        debug, info, warn, error (default info)
+  --templates FILE         a template file replacing the built-in one
 
 ` + apiFlagsUsage + `
-Sizes use Flink's syntax (512mb, 2 gb, 1073741824).
+Sizes use Flink's syntax (512mb, 2 gb, 1073741824). Most flags have an
+environment variable too (flags win, then the environment, then the Flink
+configuration, then the defaults): flinkfn config pool lists every setting
+with its value and where it came from.
 `
 
 // runPool is `flinkfn pool`.
 func runPool(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pool", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, poolUsage) }
-	listen := fs.String("listen", "127.0.0.1:50051", "pool address")
-	httpAddr := fs.String("http", "127.0.0.1:9464", "health and metrics address")
-	flinkConf := fs.String("flink-conf", "", "Flink configuration")
-	limit := fs.String("memory-limit", "", "memory budget")
-	framework := fs.String("framework-memory", "", "framework memory")
-	buffer := fs.String("buffer-memory", "", "buffer memory per session")
-	var modelRefs stringList
-	fs.Var(&modelRefs, "model", "model name or folder (repeatable)")
-	int8 := fs.Bool("int8", false, "quantised variant")
-	variant := fs.String("variant", "", "model variant")
-	drainTimeout := fs.Duration("drain-timeout", defaultDrainTimeout, "drain timeout")
-	logLevel := fs.String("log-level", "info", "log level")
-	apiMode := fs.String("api", "auto", "embedding API on the HTTP listener: on, off, auto")
-	af := addAPIFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	cfg, _, err := parseConfigFlags(cmdPool, args, getenv, stderr, poolUsage)
+	if err != nil {
+		if errors.Is(err, errHelp) {
 			return nil
 		}
-		return exitError{code: 2}
+		return err
 	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn pool: unexpected argument %q", fs.Arg(0))}
-	}
-	if *int8 {
-		if *variant != "" && *variant != "int8" {
-			return exitError{code: 2, msg: "flinkfn pool: --int8 and --variant " + *variant + " disagree"}
-		}
-		*variant = "int8"
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn pool: --log-level %q: %v", *logLevel, err)}
-	}
-	log := observe.NewLogger(stderr, level, "component", "flinkfn-pool", "pid", os.Getpid())
+	log := observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-pool", "pid", os.Getpid())
 	fail := func(err error) error {
 		log.Error("flinkfn pool failed", "err", err)
 		return exitError{code: 1, msg: "flinkfn pool: " + err.Error()}
 	}
-
-	conf := *flinkConf
-	if conf == "" {
-		conf = flinkConfDir(getenv)
-	}
-	src := "--memory-limit"
-	if *limit == "" && getenv("FLINKFN_MEMORY_LIMIT") != "" {
-		*limit, src = getenv("FLINKFN_MEMORY_LIMIT"), "FLINKFN_MEMORY_LIMIT"
-	}
-	budget, set, err := memoryPlan(memoryInputs{limit: *limit, limitSource: src, framework: *framework, buffer: *buffer, flinkConf: conf}, getenv)
-	if err != nil {
-		return fail(err)
-	}
+	budget, set := memoryPlan(cfg)
 	log.Info("memory plan", "limit", budget.Limit(), "limit_source", budget.Source(),
 		"framework", set.Framework, "framework_source", set.FrameworkSource, "buffer_per_session", set.Buffer, "buffer_source", set.BufferSource)
 
@@ -120,14 +81,12 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return 0
 	}))
-	templates, err := udfs.LoadTemplates(getenv)
+	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
 	if err != nil {
 		return fail(err)
 	}
-	mo := modelOptions{Variant: *variant, Templates: templates, Budget: budget, Metrics: metrics, Log: log, Getenv: getenv}
-	if len(modelRefs) > 0 {
-		mo.Default, mo.Extra = modelRefs[0], modelRefs[1:]
-	}
+	mo := cfg.modelOptions(templates, log)
+	mo.Budget, mo.Metrics = budget, metrics
 	models, err := newModelSet(mo)
 	if err != nil {
 		return fail(err)
@@ -149,19 +108,19 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		}
 	}
 	var api *httpapi.Server
-	if *httpAddr != "" && *httpAddr != "off" {
+	if cfg.HTTP != "" && cfg.HTTP != "off" {
 		var mount func(*http.ServeMux)
-		on, err := mountAPI(*apiMode, *httpAddr, af.apiKey(getenv), log)
+		on, err := mountAPI(cfg.API, cfg.HTTP, cfg.APIKey, log)
 		if err != nil {
 			return exitError{code: 2, msg: "flinkfn pool: " + err.Error()}
 		}
 		if on {
-			if api, err = af.newAPI(apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: ready, getenv: getenv}); err != nil {
+			if api, err = newAPI(cfg, apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: ready}); err != nil {
 				return fail(err)
 			}
 			mount = api.Mount
 		}
-		hs, err := observe.ServeWith(context.WithoutCancel(ctx), *httpAddr, metrics, ready, log, mount)
+		hs, err := observe.ServeWith(context.WithoutCancel(ctx), cfg.HTTP, metrics, ready, log, mount)
 		if err != nil {
 			return fail(err)
 		}
@@ -191,7 +150,7 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return fail(err)
 	}
-	lis, err := pool.Listen(*listen)
+	lis, err := pool.Listen(cfg.Listen)
 	if err != nil {
 		return fail(err)
 	}
@@ -202,12 +161,12 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	go func() { stopped <- g.Serve(lis) }()
 	close(readyCh)
 	metrics.SetReady(true)
-	log.Info("flinkfn pool ready", "version", version, "listen", *listen, "functions", len(reg.Functions()), "models", models.Names(),
+	log.Info("flinkfn pool ready", "version", version, "listen", cfg.Listen, "functions", len(reg.Functions()), "models", models.Names(),
 		"memory_free", budget.Free(), "sessions_that_fit", sessionsThatFit(budget, set.Buffer))
 
 	select {
 	case <-ctx.Done():
-		log.Info("SIGTERM: draining the pool", "sessions", srv.Sessions(), "timeout", *drainTimeout)
+		log.Info("SIGTERM: draining the pool", "sessions", srv.Sessions(), "timeout", cfg.DrainTimeout)
 	case err := <-stopped:
 		srv.Shutdown(context.Background())
 		return fail(fmt.Errorf("gRPC server stopped: %w", err))
@@ -216,7 +175,7 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	if api != nil {
 		api.Drain()
 	}
-	dctx, cancel := context.WithTimeout(context.Background(), *drainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
 	derr := srv.Shutdown(dctx)
 	cancel()
 	g.Stop()
@@ -234,17 +193,4 @@ func sessionsThatFit(b *memory.Budget, buffer int64) int64 {
 		return -1
 	}
 	return b.Free() / buffer
-}
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-
-func (l *stringList) Set(v string) error {
-	if v == "" {
-		return errors.New("empty value")
-	}
-	*l = append(*l, v)
-	return nil
 }

@@ -34,7 +34,7 @@ func TestPoolReadyzAnswersWhileModelsLoad(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"pool", "--listen", freeAddr(t), "--http", httpAddr, "--memory-limit", "0",
-			"--model", "all-MiniLM-L6-v2", "--model", "bge-small-en-v1.5"}, env, io.Discard, io.Discard)
+			"--model", "all-MiniLM-L6-v2", "--model", "bge-small-en-v1.5"}, envFunc(env), io.Discard, io.Discard)
 	}()
 	client := &http.Client{Timeout: 2 * time.Second}
 	get := func() (int, string, time.Duration, error) {

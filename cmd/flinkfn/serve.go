@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,27 +28,6 @@ const apiFlagsUsage = `  --api-key KEY            bearer token the embedding API
                            sends "truncate": true (TEI's default); default: truncate it
 `
 
-// apiFlags are the embedding API's flags, shared by pool and serve.
-type apiFlags struct {
-	key                                 *string
-	maxInputs, maxConcurrent, maxQueued *int
-	maxBody                             *string
-	timeout                             *time.Duration
-	strictLength                        *bool
-}
-
-func addAPIFlags(fs *flag.FlagSet) apiFlags {
-	return apiFlags{
-		key:           fs.String("api-key", "", "API bearer token"),
-		maxInputs:     fs.Int("max-inputs", httpapi.DefaultMaxInputs, "texts per request"),
-		maxConcurrent: fs.Int("max-concurrent", httpapi.DefaultMaxConcurrent, "requests in the batcher at once"),
-		maxQueued:     fs.Int("max-queued", httpapi.DefaultMaxQueued, "requests waiting"),
-		maxBody:       fs.String("max-body", "2mb", "request body limit"),
-		timeout:       fs.Duration("request-timeout", httpapi.DefaultTimeout, "request deadline"),
-		strictLength:  fs.Bool("strict-length", false, "422 for texts over the maximum unless truncate is true"),
-	}
-}
-
 // apiDeps are what the embedding API is built from.
 type apiDeps struct {
 	models  *modelset.Set
@@ -58,27 +36,11 @@ type apiDeps struct {
 	metrics *observe.Metrics
 	log     *slog.Logger
 	ready   func() error
-	getenv  func(string) string
 }
 
-// newAPI builds the embedding API over the process's model set.
-func (f apiFlags) newAPI(d apiDeps) (*httpapi.Server, error) {
-	key := *f.key
-	if key == "" {
-		key = d.getenv("FLINKFN_API_KEY")
-	}
-	body, err := memory.ParseSize(*f.maxBody)
-	if err != nil {
-		return nil, fmt.Errorf("--max-body %q: %w", *f.maxBody, err)
-	}
-	for name, v := range map[string]int{"--max-inputs": *f.maxInputs, "--max-concurrent": *f.maxConcurrent, "--max-queued": *f.maxQueued} {
-		if v < 1 {
-			return nil, fmt.Errorf("%s must be at least 1 (got %d)", name, v)
-		}
-	}
-	if *f.timeout <= 0 {
-		return nil, fmt.Errorf("--request-timeout must be positive (got %s)", *f.timeout)
-	}
+// newAPI builds the embedding API over the process's model set, with the
+// limits of the configuration (pool and serve share them).
+func newAPI(cfg *config, d apiDeps) (*httpapi.Server, error) {
 	catalog, err := apiCatalog(d.mo)
 	if err != nil {
 		return nil, err
@@ -89,18 +51,10 @@ func (f apiFlags) newAPI(d apiDeps) (*httpapi.Server, error) {
 	}
 	return httpapi.New(httpapi.Options{
 		Models: d.models, Catalog: catalog, Budget: d.budget, Metrics: hm, Logger: d.log.With("component", "http-api"),
-		Ready: d.ready, APIKey: key, Version: version,
-		Limits: httpapi.Limits{MaxInputs: *f.maxInputs, MaxBodyBytes: body, MaxConcurrent: *f.maxConcurrent,
-			MaxQueued: *f.maxQueued, Timeout: *f.timeout, StrictLength: *f.strictLength},
+		Ready: d.ready, APIKey: cfg.APIKey, Version: version,
+		Limits: httpapi.Limits{MaxInputs: cfg.MaxInputs, MaxBodyBytes: cfg.MaxBody, MaxConcurrent: cfg.MaxConcurrent,
+			MaxQueued: cfg.MaxQueued, Timeout: cfg.RequestTimeout, StrictLength: cfg.StrictLength},
 	})
-}
-
-// apiKey is the key the API will require ("" when none).
-func (f apiFlags) apiKey(getenv func(string) string) string {
-	if *f.key != "" {
-		return *f.key
-	}
-	return getenv("FLINKFN_API_KEY")
 }
 
 // apiCatalog describes the set's models for the API. A model whose folder
@@ -142,79 +96,55 @@ OpenAI's, GET /info, GET /health) and its probes and metrics (/healthz,
   --model NAME|DIR         the default model (default all-MiniLM-L6-v2); repeat it to serve more
   --int8 | --variant NAME  model variant of every model (default: each manifest's default)
   --memory-limit SIZE      the memory budget the models and the requests reserve from
-                           (default: the cgroup memory limit, else none)
+                           (FLINKFN_MEMORY_LIMIT; default: the cgroup memory limit, else none)
   --drain-timeout DUR      on SIGTERM, how long in-flight requests may finish (default 30s)
   --log-level LEVEL        debug, info, warn, error (default info)
-` + apiFlagsUsage
+  --templates FILE         a template file replacing the built-in one
+` + apiFlagsUsage + `
+Most flags have an environment variable too (flags win, then the
+environment, then the defaults): flinkfn config serve lists every setting
+with its value and where it came from.
+`
 
 // runServe is `flinkfn serve`.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
-	addr := fs.String("http", "127.0.0.1:8080", "listen address")
-	limit := fs.String("memory-limit", "", "memory budget")
-	var modelRefs stringList
-	fs.Var(&modelRefs, "model", "model name or folder (repeatable)")
-	int8 := fs.Bool("int8", false, "quantised variant")
-	variant := fs.String("variant", "", "model variant")
-	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "drain timeout")
-	logLevel := fs.String("log-level", "info", "log level")
-	af := addAPIFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	cfg, _, err := parseConfigFlags(cmdServe, args, getenv, stderr, serveUsage)
+	if err != nil {
+		if errors.Is(err, errHelp) {
 			return nil
 		}
-		return exitError{code: 2}
+		return err
 	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn serve: unexpected argument %q", fs.Arg(0))}
-	}
-	if *int8 {
-		if *variant != "" && *variant != "int8" {
-			return exitError{code: 2, msg: "flinkfn serve: --int8 and --variant " + *variant + " disagree"}
-		}
-		*variant = "int8"
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn serve: --log-level %q: %v", *logLevel, err)}
-	}
-	if err := httpapi.CheckBind(*addr, af.apiKey(getenv)); err != nil {
+	if err := httpapi.CheckBind(cfg.HTTP, cfg.APIKey); err != nil {
 		return exitError{code: 2, msg: "flinkfn serve: " + err.Error()}
 	}
-	log := observe.NewLogger(stderr, level, "component", "flinkfn-serve", "pid", os.Getpid())
+	log := observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-serve", "pid", os.Getpid())
 	fail := func(err error) error {
 		log.Error("flinkfn serve failed", "err", err)
 		return exitError{code: 1, msg: "flinkfn serve: " + err.Error()}
 	}
-	budget, _, err := memoryPlan(memoryInputs{limit: *limit, limitSource: "--memory-limit"}, getenv)
-	if err != nil {
-		return fail(err)
-	}
+	budget, _ := memoryPlan(cfg)
 	metrics := observe.New()
 	metrics.WatchMemory(memoryState(budget, func() int64 { return 0 }))
-	templates, err := udfs.LoadTemplates(getenv)
+	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
 	if err != nil {
 		return fail(err)
 	}
-	mo := modelOptions{Variant: *variant, Templates: templates, Budget: budget, Metrics: metrics, Log: log, Getenv: getenv}
-	if len(modelRefs) > 0 {
-		mo.Default, mo.Extra = modelRefs[0], modelRefs[1:]
-	}
+	mo := cfg.modelOptions(templates, log)
+	mo.Budget, mo.Metrics = budget, metrics
 	models, err := newModelSet(mo)
 	if err != nil {
 		return fail(err)
 	}
 	defer models.Close()
-	api, err := af.newAPI(apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: models.Ready, getenv: getenv})
+	api, err := newAPI(cfg, apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: models.Ready})
 	if err != nil {
 		return fail(err)
 	}
 	if err := models.Preload(models.Names()...); err != nil {
 		return fail(err)
 	}
-	hs, err := observe.ServeWith(context.WithoutCancel(ctx), *addr, metrics, models.Ready, log, api.Mount)
+	hs, err := observe.ServeWith(context.WithoutCancel(ctx), cfg.HTTP, metrics, models.Ready, log, api.Mount)
 	if err != nil {
 		return fail(err)
 	}
@@ -227,9 +157,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	metrics.SetReady(true)
 	log.Info("flinkfn serve ready", "version", version, "http", hs.Addr(), "models", models.Names(),
-		"memory_free", budget.Free(), "api_key", *af.key != "" || getenv("FLINKFN_API_KEY") != "")
+		"memory_free", budget.Free(), "api_key", cfg.APIKey != "")
 	<-ctx.Done()
-	log.Info("SIGTERM: draining the embedding API", "timeout", *drainTimeout)
+	log.Info("SIGTERM: draining the embedding API", "timeout", cfg.DrainTimeout)
 	api.Drain()
 	metrics.SetReady(false)
 	done := make(chan error, 1)
@@ -239,8 +169,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			log.Warn("drain incomplete", "err", err)
 		}
-	case <-time.After(*drainTimeout):
-		log.Warn("drain timed out", "timeout", *drainTimeout)
+	case <-time.After(cfg.DrainTimeout):
+		log.Warn("drain timed out", "timeout", cfg.DrainTimeout)
 	}
 	log.Info("flinkfn serve stopped")
 	return nil

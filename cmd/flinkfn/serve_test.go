@@ -25,7 +25,7 @@ func startHTTP(t *testing.T, addr string, args ...string) {
 	env := testfix.HomeEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, env, io.Discard, io.Discard) }()
+	go func() { done <- run(ctx, args, envFunc(env), io.Discard, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -220,11 +220,11 @@ func TestPoolServesEmbeddingAPI(t *testing.T) {
 
 func TestServeRefusesOpenBindWithoutKey(t *testing.T) {
 	var stderr bytes.Buffer
-	err := run(context.Background(), []string{"serve", "--http", "0.0.0.0:0"}, func(string) string { return "" }, io.Discard, &stderr)
+	err := run(context.Background(), []string{"serve", "--http", "0.0.0.0:0"}, noEnv, io.Discard, &stderr)
 	if err == nil || !strings.Contains(fmt.Sprint(err), "--api-key") {
 		t.Fatalf("serve on 0.0.0.0 without a key: %v", err)
 	}
-	err = run(context.Background(), []string{"pool", "--http", "0.0.0.0:0", "--api", "on"}, func(string) string { return "" }, io.Discard, &stderr)
+	err = run(context.Background(), []string{"pool", "--http", "0.0.0.0:0", "--api", "on"}, noEnv, io.Discard, &stderr)
 	if err == nil || !strings.Contains(fmt.Sprint(err), "--api-key") {
 		t.Fatalf("pool --api on, on 0.0.0.0 without a key: %v", err)
 	}

@@ -24,29 +24,28 @@ import (
 const bootLogName = "flink-python-udf-boot.log"
 
 // runWorker runs one Fn API worker session, as Beam's boot would.
-func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	return runWorkerTimeout(ctx, args, getenv, stderr, 60*time.Second)
+func runWorker(ctx context.Context, args []string, env procEnv, stderr io.Writer) error {
+	return runWorkerTimeout(ctx, args, env, stderr, 60*time.Second)
 }
 
-func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, connectTimeout time.Duration) error {
+// runWorkerTimeout is runWorker. Flink starts the worker with its settings
+// in the environment (and only --id and --provision_endpoint as flags):
+// the configuration reads them, and its errors reach the boot log, which
+// Flink puts in the job's exception.
+func runWorkerTimeout(ctx context.Context, args []string, env procEnv, stderr io.Writer, connectTimeout time.Duration) error {
 	var id, endpoint string
 	parseKnown(args, map[string]*string{"id": &id, "provision_endpoint": &endpoint})
 
+	cfg, cfgErr := loadConfig(cmdWorker, nil, env.getenv)
 	var boot io.Writer = io.Discard
-	if dir := getenv("BOOT_LOG_DIR"); dir != "" {
+	if dir := cfg.BootLogDir; dir != "" {
 		f, err := os.OpenFile(filepath.Join(dir, bootLogName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err == nil {
 			defer f.Close()
 			boot = f
 		}
 	}
-	level := slog.LevelInfo
-	if v := getenv("FLINKFN_LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			fmt.Fprintf(boot, "flinkfn: ignoring FLINKFN_LOG_LEVEL=%q: %v\n", v, err)
-			level = slog.LevelInfo
-		}
-	}
+	level := cfg.LogLevel
 	local := teeHandler{
 		slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
 		slog.NewTextHandler(boot, &slog.HandlerOptions{Level: level}),
@@ -64,7 +63,10 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 	if id == "" || endpoint == "" {
 		return fail(fmt.Errorf("missing --id or --provision_endpoint (got %q): flinkfn must be started by Flink through pyflink-udf-runner.sh", args))
 	}
-	if m := getenv("FLINKFN_MARKER_FILE"); m != "" {
+	if cfgErr != nil {
+		return fail(cfgErr)
+	}
+	if m := cfg.MarkerFile; m != "" {
 		if f, err := os.OpenFile(m, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
 			fmt.Fprintf(f, "%d %s\n", os.Getpid(), id)
 			f.Close()
@@ -72,11 +74,11 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 	}
 
 	// Pool mode: this process is only the shim.
-	if addr, src := poolAddress(getenv); addr != "" {
+	if addr, src := cfg.Pool, cfg.PoolFrom; addr != "" {
 		log.Info("flinkfn shim: asking the pool to serve the worker", "version", version, "worker_id", id, "pool", addr, "pool_from", src)
 		err := pool.Shim(ctx, pool.ShimConfig{
 			Address: addr, WorkerID: id, ProvisionEndpoint: endpoint,
-			Params: workerParams(getenv), Logger: log,
+			Params: workerParams(env), Logger: log,
 		})
 		switch {
 		case err == nil:
@@ -88,7 +90,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 				"flinkfn serves this worker in this process (set FLINKFN_POOL to use a flinkfn pool)", "worker_id", id, "address", addr)
 		case errors.Is(err, pool.ErrNotFlinkfnPool):
 			return fail(fmt.Errorf("%w. FLINKFN_POOL must be the --listen address of a `flinkfn pool` on this host (or unset it to run the worker in this process)", err))
-		case getenv(fallbackEnv) == "local" && errors.Is(err, pool.ErrUnreachable):
+		case cfg.PoolFallback == "local" && errors.Is(err, pool.ErrUnreachable):
 			log.Warn("pool unreachable; serving the worker in this process ("+fallbackEnv+"=local)", "err", err)
 		default:
 			return fail(err)
@@ -97,20 +99,8 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 
 	// In-process worker (PROCESS mode): the same memory rules as a pool
 	// session, for its single session.
-	policy, err := memory.ParsePolicy(getenv(memory.EnvPolicy))
-	if err != nil {
-		return fail(err)
-	}
-	confPath := flinkConfDir(getenv)
-	budget, set, err := memoryPlan(memoryInputs{
-		limit: getenv("FLINKFN_MEMORY_LIMIT"), limitSource: "FLINKFN_MEMORY_LIMIT",
-		framework: getenv("FLINKFN_FRAMEWORK_MEMORY"), buffer: getenv("FLINKFN_BUFFER_MEMORY"),
-		flinkConf: confPath,
-	}, getenv)
-	if err != nil {
-		return fail(err)
-	}
-	reserve := workerReserver(budget, policy, confPath, log)
+	budget, set := memoryPlan(cfg)
+	reserve := workerReserver(budget, cfg.MemoryPolicy, cfg.flink, log)
 	fw, err := reserve(memory.KindFramework, "worker "+id, set.Framework)
 	if err != nil {
 		return fail(err)
@@ -125,19 +115,20 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 
 	metrics := observe.New()
 	metrics.WatchMemory(memoryState(budget, func() int64 { return in.InUse() + out.InUse() }))
-	templates, err := udfs.LoadTemplates(getenv)
+	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
 	if err != nil {
 		return fail(err)
 	}
 	// Models load when an operator that calls an embedding function is
 	// planned (fnharness opens the function), not before.
-	models, err := newModelSet(modelOptions{Templates: templates, Budget: budget, Reserve: reserve,
-		Metrics: metrics, Log: log, Getenv: getenv})
+	mo := cfg.modelOptions(templates, log)
+	mo.Budget, mo.Reserve, mo.Metrics = budget, reserve, metrics
+	models, err := newModelSet(mo)
 	if err != nil {
 		return fail(err)
 	}
 	defer models.Close()
-	if addr := getenv("FLINKFN_HTTP"); addr != "" {
+	if addr := cfg.HTTP; addr != "" {
 		metrics.SetReady(true)
 		srv, err := observe.Serve(ctx, addr, metrics, nil, log)
 		if err != nil {
@@ -157,10 +148,7 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 
 	// SIGTERM (ctx) drains: no new bundles, in-flight ones finish within
 	// the drain timeout, then the session ends.
-	drainFor, err := drainTimeout(getenv)
-	if err != nil {
-		return fail(err)
-	}
+	drainFor := cfg.DrainTimeout
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	drain := make(chan struct{})
@@ -200,15 +188,11 @@ func runWorkerTimeout(ctx context.Context, args []string, getenv func(string) st
 // managed memory for Python) under policy: what does not fit is refused
 // (strict) or reserved anyway with a warning (warn, Flink's own FLIP-88
 // behaviour). Both say which setting fits.
-func workerReserver(budget *memory.Budget, policy memory.Policy, confPath string, log *slog.Logger) func(memory.Kind, string, int64) (*memory.Reservation, error) {
+func workerReserver(budget *memory.Budget, policy memory.Policy, conf *flinkconf.Config, log *slog.Logger) func(memory.Kind, string, int64) (*memory.Reservation, error) {
 	fix := func(n int64) string {
 		need := budget.Snapshot().Total + n
 		if !strings.Contains(budget.Source(), "_PYTHON_WORKER_MEMORY_LIMIT") {
 			return fmt.Sprintf("Raise the worker's memory limit (%s) to at least %s", budget.Source(), memory.MiB(need))
-		}
-		var conf *flinkconf.Config
-		if confPath != "" {
-			conf, _ = flinkconf.LoadPath(confPath)
 		}
 		return memory.PythonShareFix(need, budget.Limit(), conf)
 	}
@@ -242,64 +226,24 @@ func workerReserver(budget *memory.Budget, policy memory.Policy, confPath string
 // pool cannot be reached (default: fail with the pool's address).
 const fallbackEnv = "FLINKFN_POOL_FALLBACK"
 
-// poolAddress is the pool to use: FLINKFN_POOL, else
-// PYTHON_LOOPBACK_SERVER_ADDRESS (Flink copies python.loopback-server.address
-// into the worker's environment under that name).
-func poolAddress(getenv func(string) string) (addr, source string) {
-	if a := strings.TrimSpace(getenv("FLINKFN_POOL")); a != "" {
-		return a, "FLINKFN_POOL"
-	}
-	if a := strings.TrimSpace(getenv("PYTHON_LOOPBACK_SERVER_ADDRESS")); a != "" {
-		return a, "PYTHON_LOOPBACK_SERVER_ADDRESS"
-	}
-	return "", ""
-}
-
 // workerParams is StartWorkerRequest.params: like PyFlink's boot, the
 // worker's environment (plus SEMI_PERSISTENT_DIRECTORY).
-func workerParams(getenv func(string) string) map[string]string {
+func workerParams(env procEnv) map[string]string {
 	params := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, _, ok := strings.Cut(kv, "="); ok {
-			params[k] = getenv(k)
+	for _, kv := range env.environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			params[k] = v
 		}
 	}
 	if _, ok := params["SEMI_PERSISTENT_DIRECTORY"]; !ok {
-		params["SEMI_PERSISTENT_DIRECTORY"] = getenv("BOOT_LOG_DIR")
+		params["SEMI_PERSISTENT_DIRECTORY"] = env.getenv("BOOT_LOG_DIR")
 	}
 	return params
-}
-
-// flinkConfDir is the Flink configuration the TaskManager runs with, when
-// its environment names it.
-func flinkConfDir(getenv func(string) string) string {
-	if f := getenv("FLINKFN_FLINK_CONF"); f != "" {
-		return f
-	}
-	if d := getenv("FLINK_CONF_DIR"); d != "" {
-		if _, err := os.Stat(d); err == nil {
-			return d
-		}
-	}
-	return ""
 }
 
 // defaultDrainTimeout bounds how long SIGTERM waits for in-flight bundles,
 // in a worker and in a pool alike.
 const defaultDrainTimeout = 30 * time.Second
-
-// drainTimeout is FLINKFN_DRAIN_TIMEOUT, else defaultDrainTimeout.
-func drainTimeout(getenv func(string) string) (time.Duration, error) {
-	v := getenv("FLINKFN_DRAIN_TIMEOUT")
-	if v == "" {
-		return defaultDrainTimeout, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("FLINKFN_DRAIN_TIMEOUT=%q is not a duration; write one such as 30s or 2m (or unset it for %s)", v, defaultDrainTimeout)
-	}
-	return d, nil
-}
 
 // parseKnown reads --name=value (or --name value) for the known names and
 // ignores everything else, as beam_boot does with parse_known_args.

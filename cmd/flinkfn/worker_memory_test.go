@@ -22,7 +22,7 @@ func startWorker(t *testing.T, id string, env map[string]string) (*fakeflink.Run
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
-		done <- runWorkerTimeout(ctx, []string{"--id=" + id, "--provision_endpoint=" + r.Addr}, func(k string) string { return env[k] }, stderr, 10*time.Second)
+		done <- runWorkerTimeout(ctx, []string{"--id=" + id, "--provision_endpoint=" + r.Addr}, mapEnv(env), stderr, 10*time.Second)
 	}()
 	return r, stderr, done
 }

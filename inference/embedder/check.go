@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"slices"
 	"strings"
 
@@ -18,9 +17,9 @@ import (
 // CheckOptions configures CheckModel.
 type CheckOptions struct {
 	// RuntimeLib is ONNX Runtime's shared library; "" looks it up as Open
-	// does (Getenv, Executable).
+	// does (Locations, Executable).
 	RuntimeLib string
-	Getenv     func(string) string
+	Locations  inference.Locations
 	Executable string
 	// Variants restricts the engine checks and the self-test to these
 	// variants; nil checks every variant of the manifest.
@@ -170,17 +169,13 @@ func CheckModel(ctx context.Context, dir string, o CheckOptions) (*CheckReport, 
 	add("tokenizer", CheckOK, "%s, pad id %d, truncates at %d tokens", tok.Kind(), pad, m.MaxSeqLength)
 
 	// Runtime.
-	getenv := o.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	lib := o.RuntimeLib
 	if lib == "" {
 		exe := o.Executable
 		if exe == "" {
 			exe = inference.Executable()
 		}
-		if lib, err = inference.FindRuntimeLibrary(getenv, exe); err != nil {
+		if lib, err = inference.FindRuntimeLibrary(o.Locations, exe); err != nil {
 			add("runtime", CheckFailed, "%v", err)
 			return r, r.Err()
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -23,28 +22,25 @@ import (
 // Config says which model to load and how.
 type Config struct {
 	// ModelDir is the model folder (with manifest.json); "" looks it up
-	// (inference.FindModelDir: FLINKFN_MODEL_DIR, FLINKFN_HOME, next to the
-	// executable, system folders).
+	// (inference.FindModelDir: Locations.ModelDir, Locations.Home, next to
+	// the executable, system folders).
 	ModelDir string
 	// Variant is a variant of the manifest ("fp32", "int8"); "" is the
-	// manifest's default. FLINKFN_MODEL_VARIANT overrides "".
+	// manifest's default.
 	Variant string
 	// RuntimeLib is ONNX Runtime's shared library; "" looks it up
 	// (inference.FindRuntimeLibrary).
 	RuntimeLib string
-	// Getenv and Executable feed the lookups; nil/"" mean the process's
-	// environment and running binary.
-	Getenv     func(string) string
+	// Locations and Executable feed the lookups (the command's
+	// configuration; this package reads no environment); "" Executable is
+	// the running binary.
+	Locations  inference.Locations
 	Executable string
 	// Engine and Batcher tune the session and the batching.
 	Engine  inference.EngineOptions
 	Batcher batcher.Options
 	Logger  *slog.Logger
 }
-
-// VariantEnv overrides the default model variant ("int8" for the
-// quantised model).
-const VariantEnv = "FLINKFN_MODEL_VARIANT"
 
 // Embedder embeds texts with one model shared by every caller.
 type Embedder struct {
@@ -65,10 +61,6 @@ type Embedder struct {
 // Open loads the runtime, the model's manifest, tokenizer and variant, and
 // starts the batcher.
 func Open(cfg Config) (*Embedder, error) {
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -81,11 +73,11 @@ func Open(cfg Config) (*Embedder, error) {
 	lib := cfg.RuntimeLib
 	var err error
 	if lib == "" {
-		if lib, err = inference.FindRuntimeLibrary(getenv, exe); err != nil {
+		if lib, err = inference.FindRuntimeLibrary(cfg.Locations, exe); err != nil {
 			return nil, err
 		}
 	}
-	dir, err := inference.FindModelDir(cfg.ModelDir, getenv, exe)
+	dir, err := inference.FindModelDir(cfg.ModelDir, cfg.Locations, exe)
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +86,6 @@ func Open(cfg Config) (*Embedder, error) {
 		return nil, err
 	}
 	variant := cfg.Variant
-	if variant == "" {
-		variant = getenv(VariantEnv)
-	}
 	tokPath, err := m.TokenizerPath()
 	if err != nil {
 		return nil, err

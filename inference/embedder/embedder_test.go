@@ -7,13 +7,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
 // Texts in, sentence-transformers' vectors out: tokenizer + batcher + engine,
 // four concurrent callers sharing one batcher, each its own order.
 func TestEmbedMatchesSentenceTransformers(t *testing.T) {
-	e, err := Open(Config{Getenv: testfix.HomeEnv(t)})
+	e, err := Open(Config{Locations: inference.Locations{Home: testfix.CacheDir(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestEmbedMatchesSentenceTransformers(t *testing.T) {
 }
 
 func TestEmbedCancelled(t *testing.T) {
-	e, err := Open(Config{Getenv: testfix.HomeEnv(t)})
+	e, err := Open(Config{Locations: inference.Locations{Home: testfix.CacheDir(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}

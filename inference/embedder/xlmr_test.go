@@ -67,7 +67,7 @@ func TestEmbedTinyXLMR(t *testing.T) {
 			src := filepath.Join(testfix.Root(t), "inference", "testdata", "models", "tiny-xlmr")
 			golden := testfix.LoadGoldenFile(t, filepath.Join(src, "golden-"+string(pooling)+".jsonl.gz"), 50)
 			dir := tinyXLMR(t, pooling)
-			e, err := Open(Config{ModelDir: dir, RuntimeLib: lib, Getenv: func(string) string { return "" }})
+			e, err := Open(Config{ModelDir: dir, RuntimeLib: lib})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +155,7 @@ func TestCheckModelTinyXLMR(t *testing.T) {
 func TestLongMaxSeqLength(t *testing.T) {
 	dir := editedTinyXLMR(t, func(m map[string]any) { m["max_seq_length"] = 8192 })
 	lib := filepath.Join(testfix.CacheDir(t), "lib", inference.RuntimeLibName)
-	e, err := Open(Config{ModelDir: dir, RuntimeLib: lib, Getenv: func(string) string { return "" }})
+	e, err := Open(Config{ModelDir: dir, RuntimeLib: lib})
 	if err != nil {
 		t.Fatal(err)
 	}
