@@ -6,7 +6,7 @@ BIN   := .cache/bin/flinkfn
 MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
-.PHONY: all setup build test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
+.PHONY: all setup build soak test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
         bench-harness bench bench-http bench-footprint bench-pandas bench-models ref-venv fuzz proto vet
 
 all: build
@@ -100,6 +100,14 @@ bench: setup ref-venv
 # ref venv); writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
 bench-http: setup build ref-venv
 	python3 scripts/bench_http.py $(BENCH_ARGS)
+
+# 30 minutes (SOAK_SECONDS) of mixed load against one pool: the devlab job
+# through Flink in a loop + HTTP clients on the same pool; pool RSS sampled
+# every 10 s must stay within its budget and flat (scripts/soak.py). Not in
+# make test.
+SOAK_SECONDS ?= 1800
+soak: devlab-prereq
+	$(DEVLAB_PY) scripts/devlab_local.py --soak $(SOAK_SECONDS)
 
 # The model's reserved footprint and `flinkfn embed` rows/s by batch token
 # budget; writes the "Model footprint" section of BENCHMARKS.md.

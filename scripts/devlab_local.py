@@ -58,6 +58,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import devlab_job  # noqa: E402
+import soak  # noqa: E402
 
 CACHE = os.path.join(ROOT, ".cache", "devlab")
 RUN = os.path.join(CACHE, "run")
@@ -316,7 +317,11 @@ def main():
     ap.add_argument("--mode", choices=["pool", "process"], default=os.environ.get("DEVLAB_MODE", "pool"))
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("DEVLAB_TIMEOUT", "900")),
                     help="seconds the job may run")
+    ap.add_argument("--soak", type=int, metavar="SECONDS", default=0,
+                    help="instead of one job: the job in a loop and HTTP load on the pool for SECONDS (scripts/soak.py)")
     a = ap.parse_args()
+    if a.soak and a.mode != "pool":
+        ap.error("--soak needs the pool (--mode pool)")
 
     t_start = time.monotonic()
     for what, path in (("flinkfn binary", FLINKFN), ("java", shutil.which("java") or "")):
@@ -402,10 +407,15 @@ def main():
                 p.check()
 
         t0 = time.monotonic()
-        rc = devlab_job.run(home, conf_dir, rest=rest, metrics=metrics, n_ah=a.accountholders, n_tx=a.transactions,
-                            python=sys.executable, work=os.path.join(RUN, "job"), timeout=a.timeout,
-                            expect_pool=a.mode == "pool", env=env, alive=alive)
-        phases["job"] = time.monotonic() - t0
+        if a.soak:
+            rc = soak.run(home, conf_dir, rest, http, procs["pool"].p.pid, a.soak, env, alive,
+                          os.path.join(RUN, "job"), a.accountholders, a.transactions)
+            phases["soak"] = time.monotonic() - t0
+        else:
+            rc = devlab_job.run(home, conf_dir, rest=rest, metrics=metrics, n_ah=a.accountholders, n_tx=a.transactions,
+                                python=sys.executable, work=os.path.join(RUN, "job"), timeout=a.timeout,
+                                expect_pool=a.mode == "pool", env=env, alive=alive)
+            phases["job"] = time.monotonic() - t0
         marker = os.path.join(RUN, "workers.txt")
         if os.path.exists(marker):
             with open(marker, encoding="utf-8") as f:
