@@ -153,12 +153,20 @@ func TestMatchesHuggingFace(t *testing.T) {
 	if n < 5000 && os.Getenv("FLINKFN_TOKENIZER_FIXTURE") == "" {
 		t.Errorf("fixture %s has only %d strings", path, n)
 	}
+	reportAgreement(t, path, n, failures, perCat, "")
+}
+
+// reportAgreement logs how many fixture strings per category agree with
+// HuggingFace (perCat: category -> {strings, differing}) and fails the
+// test when any differs.
+func reportAgreement(t *testing.T, path string, n, failures int, perCat map[string][2]int, note string) {
+	t.Helper()
 	cats := make([]string, 0, len(perCat))
 	for k, v := range perCat {
 		cats = append(cats, fmt.Sprintf("%s=%d/%d", k, v[0]-v[1], v[0]))
 	}
 	slices.Sort(cats)
-	t.Logf("%s: %d/%d strings identical to HuggingFace (%s)", path, n-failures, n, strings.Join(cats, " "))
+	t.Logf("%s: %d/%d strings identical to HuggingFace (%s%s)", path, n-failures, n, note, strings.Join(cats, " "))
 	if failures > 0 {
 		t.Errorf("%d of %d strings differ from HuggingFace", failures, n)
 	}

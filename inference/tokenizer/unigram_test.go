@@ -151,16 +151,7 @@ func TestUnigramMatchesHuggingFace(t *testing.T) {
 		t.Errorf("fixture %s has %d strings in %d scripts and %d variants, want >= 5000 in >= 20 and >= 1",
 			path, n, len(scripts), len(toks)-1)
 	}
-	cats := make([]string, 0, len(perCat))
-	for k, v := range perCat {
-		cats = append(cats, fmt.Sprintf("%s=%d/%d", k, v[0]-v[1], v[0]))
-	}
-	slices.Sort(cats)
-	t.Logf("%s: %d/%d strings identical to HuggingFace (%d scripts and categories; %s)", path, n-failures, n,
-		len(scripts), strings.Join(cats, " "))
-	if failures > 0 {
-		t.Errorf("%d of %d strings differ from HuggingFace", failures, n)
-	}
+	reportAgreement(t, path, n, failures, perCat, fmt.Sprintf("%d scripts and categories; ", len(scripts)))
 }
 
 // Expected ids below are from HuggingFace tokenizers 0.23.3 (Tokenizer.from_file,
