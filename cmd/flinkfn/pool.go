@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -15,7 +14,6 @@ import (
 	"github.com/flinkfn/flinkfn/memory"
 	"github.com/flinkfn/flinkfn/observe"
 	"github.com/flinkfn/flinkfn/pool"
-	"github.com/flinkfn/flinkfn/udfs"
 )
 
 const poolUsage = `Usage: flinkfn pool [--listen ADDR] [--http ADDR] [--flink-conf PATH] [--memory-limit SIZE] [--model NAME|DIR]... [--int8]
@@ -57,41 +55,21 @@ with its value and where it came from.
 
 // runPool is `flinkfn pool`.
 func runPool(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, _, err := parseConfigFlags(cmdPool, args, getenv, stderr, poolUsage)
+	var served atomic.Pointer[pool.Server] // set once the service runs
+	svc, err := startService(cmdPool, args, getenv, stderr, poolUsage, func() int64 {
+		if s := served.Load(); s != nil {
+			return s.BufferInUse()
+		}
+		return 0
+	})
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
-	log := observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-pool", "pid", os.Getpid())
-	fail := func(err error) error {
-		log.Error("flinkfn pool failed", "err", err)
-		return exitError{code: 1, msg: "flinkfn pool: " + err.Error()}
-	}
-	budget, set := memoryPlan(cfg)
-	log.Info("memory plan", "limit", budget.Limit(), "limit_source", budget.Source(),
-		"framework", set.Framework, "framework_source", set.FrameworkSource, "buffer_per_session", set.Buffer, "buffer_source", set.BufferSource)
-
-	metrics := observe.New()
-	var served atomic.Pointer[pool.Server] // set once the service runs
-	metrics.WatchMemory(memoryState(budget, func() int64 {
-		if s := served.Load(); s != nil {
-			return s.BufferInUse()
-		}
-		return 0
-	}))
-	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
-	if err != nil {
-		return fail(err)
-	}
-	mo := cfg.modelOptions(templates, log)
-	mo.Budget, mo.Metrics = budget, metrics
-	models, err := newModelSet(mo)
-	if err != nil {
-		return fail(err)
-	}
-	defer models.Close()
+	defer svc.models.Close()
+	cfg, log, fail, budget, set, metrics, models, mo := svc.cfg, svc.log, svc.fail, svc.budget, svc.set, svc.metrics, svc.models, svc.mo
 
 	// Health first: /healthz answers, and /readyz says at once why not
 	// while the models load.
@@ -139,7 +117,7 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 	if err := models.Wait(ctx); err != nil {
 		return fail(err)
 	}
-	reg, err := newRegistry(models, templates, metrics)
+	reg, err := newRegistry(models, mo.Templates, metrics)
 	if err != nil {
 		return fail(err)
 	}

@@ -106,37 +106,66 @@ environment, then the defaults): flinkfn config serve lists every setting
 with its value and where it came from.
 `
 
+// service is what `flinkfn pool` and `flinkfn serve` start alike: the
+// configuration, the logger, the budget, the metrics and the model set
+// (whose models load when preloaded or first acquired).
+type service struct {
+	cfg     *config
+	log     *slog.Logger
+	budget  *memory.Budget
+	set     memory.Settings
+	metrics *observe.Metrics
+	mo      modelOptions
+	models  *modelset.Set
+	command string
+}
+
+// fail logs err and makes it the command's exit status 1.
+func (s *service) fail(err error) error {
+	s.log.Error("flinkfn "+s.command+" failed", "err", err)
+	return exitError{code: 1, msg: "flinkfn " + s.command + ": " + err.Error()}
+}
+
+// startService parses the command's flags into its configuration and
+// builds the parts pool and serve share; bufferInUse feeds /metrics. The
+// caller closes models.
+func startService(command string, args []string, getenv func(string) string, stderr io.Writer, usage string, bufferInUse func() int64) (*service, error) {
+	cfg, _, err := parseConfigFlags(command, args, getenv, stderr, usage)
+	if err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, command: command, metrics: observe.New(),
+		log: observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-"+command, "pid", os.Getpid())}
+	s.budget, s.set = memoryPlan(cfg)
+	s.log.Info("memory plan", "limit", s.budget.Limit(), "limit_source", s.budget.Source(),
+		"framework", s.set.Framework, "framework_source", s.set.FrameworkSource, "buffer_per_session", s.set.Buffer, "buffer_source", s.set.BufferSource)
+	s.metrics.WatchMemory(memoryState(s.budget, bufferInUse))
+	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	s.mo = cfg.modelOptions(templates, s.log)
+	s.mo.Budget, s.mo.Metrics = s.budget, s.metrics
+	if s.models, err = newModelSet(s.mo); err != nil {
+		return nil, s.fail(err)
+	}
+	return s, nil
+}
+
 // runServe is `flinkfn serve`.
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, _, err := parseConfigFlags(cmdServe, args, getenv, stderr, serveUsage)
+	svc, err := startService(cmdServe, args, getenv, stderr, serveUsage, func() int64 { return 0 })
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			return nil
 		}
 		return err
 	}
+	defer svc.models.Close()
+	cfg, log, fail, budget, metrics, models, mo := svc.cfg, svc.log, svc.fail, svc.budget, svc.metrics, svc.models, svc.mo
 	if err := httpapi.CheckBind(cfg.HTTP, cfg.APIKey); err != nil {
 		return exitError{code: 2, msg: "flinkfn serve: " + err.Error()}
 	}
-	log := observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-serve", "pid", os.Getpid())
-	fail := func(err error) error {
-		log.Error("flinkfn serve failed", "err", err)
-		return exitError{code: 1, msg: "flinkfn serve: " + err.Error()}
-	}
-	budget, _ := memoryPlan(cfg)
-	metrics := observe.New()
-	metrics.WatchMemory(memoryState(budget, func() int64 { return 0 }))
-	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
-	if err != nil {
-		return fail(err)
-	}
-	mo := cfg.modelOptions(templates, log)
-	mo.Budget, mo.Metrics = budget, metrics
-	models, err := newModelSet(mo)
-	if err != nil {
-		return fail(err)
-	}
-	defer models.Close()
 	api, err := newAPI(cfg, apiDeps{models: models, mo: mo, budget: budget, metrics: metrics, log: log, ready: models.Ready})
 	if err != nil {
 		return fail(err)
