@@ -342,3 +342,19 @@ func TestOnlyCmdReadsTheEnvironment(t *testing.T) {
 			strings.Join(bad, "\n  "))
 	}
 }
+
+// README.md's table of settings is the one the code writes
+// (flinkfn config --markdown).
+func TestREADMEListsEverySetting(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testfix.Root(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok1 := strings.Cut(string(data), "<!-- settings:begin -->\n")
+	table, _, ok2 := strings.Cut(rest, "<!-- settings:end -->")
+	var want bytes.Buffer
+	writeSettingsMarkdown(&want)
+	if !ok1 || !ok2 || table != want.String() {
+		t.Errorf("README.md's Configuration table differs from the settings: replace it with the output of `flinkfn config --markdown`:\n%s", want.String())
+	}
+}

@@ -22,7 +22,8 @@ worker is the process Flink starts: it has no flags, only the environment
 Flink gives it (run flinkfn config worker in the TaskManager's environment).
 A bad value is an error naming the setting, its source and the fix (exit 2).
 
-  --json   one JSON object: {"command": ..., "settings": [{name, value, source, flag, env, flink_key}]}
+  --json       one JSON object: {"command": ..., "settings": [{name, value, source, flag, env, flink_key}]}
+  --markdown   the table of every setting below as Markdown (README.md's Configuration section)
 
 Settings (commands: w worker, p pool, s serve, e embed, t functions/models/tokenize/plan):
 `
@@ -32,6 +33,10 @@ func runConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 	asJSON := false
 	for len(args) > 0 && (args[0] == "--json" || args[0] == "-json") {
 		asJSON, args = true, args[1:]
+	}
+	if len(args) == 1 && (args[0] == "--markdown" || args[0] == "-markdown") {
+		writeSettingsMarkdown(stdout)
+		return nil
 	}
 	command := cmdPool
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -91,10 +96,6 @@ func writeConfigHelp(out io.Writer) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "  SETTING\tFOR\tFLAG\tENV\tFLINK KEY\tDEFAULT\n")
 	for _, s := range settings() {
-		var cmds strings.Builder
-		for _, c := range s.commands {
-			cmds.WriteByte(c[0])
-		}
 		flagName, def := "-", s.def
 		if s.flag {
 			flagName = "--" + s.name
@@ -102,12 +103,46 @@ func writeConfigHelp(out io.Writer) {
 		if def == "" {
 			def = "-"
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", s.name, cmds.String(), flagName, orDash(strings.Join(s.env, ", ")), orDash(s.flinkKey), def)
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", s.name, commandLetters(s), flagName, orDash(strings.Join(s.env, ", ")), orDash(s.flinkKey), def)
 	}
 	w.Flush()
 	fmt.Fprint(out, "\n")
 	for _, s := range settings() {
 		fmt.Fprintf(out, "  %-26s %s\n", s.name, s.usage)
+	}
+}
+
+// commandLetters are the commands of a setting as the tables write them.
+func commandLetters(s setting) string {
+	var b strings.Builder
+	for _, c := range s.commands {
+		b.WriteByte(c[0])
+	}
+	return b.String()
+}
+
+// writeSettingsMarkdown writes the table of every setting as Markdown.
+func writeSettingsMarkdown(out io.Writer) {
+	code := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		parts := strings.Split(s, ", ")
+		for i, p := range parts {
+			parts[i] = "`" + p + "`"
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Fprintln(out, "| setting | for | flag | environment | Flink key | default | what |")
+	fmt.Fprintln(out, "| --- | --- | --- | --- | --- | --- | --- |")
+	for _, s := range settings() {
+		flagName := ""
+		if s.flag {
+			flagName = "--" + s.name
+		}
+		usage := strings.ReplaceAll(s.usage, "|", `\|`)
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s |\n", s.name, commandLetters(s), code(flagName), code(strings.Join(s.env, ", ")),
+			code(s.flinkKey), code(s.def), usage)
 	}
 }
 
