@@ -37,7 +37,7 @@ type arrowCodec struct {
 func newArrowCodec(fields []fn.Field) (*arrowCodec, error) {
 	afs := make([]arrow.Field, len(fields))
 	for i, f := range fields {
-		t, err := arrowType(f.Type)
+		t, err := arrowType(f.Type, true)
 		if err != nil {
 			return nil, fmt.Errorf("column %s (%s): %w", columnName(f, i), f.Type, err)
 		}
@@ -58,10 +58,24 @@ func columnName(f fn.Field, i int) string {
 }
 
 // errArrowType says which types the Arrow path carries.
-var errArrowType = errors.New("not supported by flinkfn's pandas (Arrow) functions, which carry BOOLEAN, TINYINT…BIGINT, FLOAT, DOUBLE, CHAR/VARCHAR, BINARY/VARBINARY, DECIMAL, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ and ARRAYs of them; declare the function row-at-a-time (without func_type=\"pandas\") for this type")
+var errArrowType = errors.New("not supported by flinkfn's pandas (Arrow) functions, which carry BOOLEAN, TINYINT…BIGINT, FLOAT, DOUBLE, CHAR/VARCHAR, BINARY/VARBINARY, DECIMAL, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ, ARRAYs and MAPs of them and ROWs of these; declare the function row-at-a-time (without func_type=\"pandas\") for this type")
 
-// arrowType is Flink's Arrow type for a SQL type (ArrowUtils.toArrowType).
-func arrowType(t fn.Type) (arrow.DataType, error) {
+// errArrowNested says which nestings PyFlink's own pandas worker refuses
+// (pyflink/table/types.py to_arrow_type: "... is not supported to be used
+// as the element type of ArrayType" / "... as the field type of RowType";
+// the stock worker fails to start and Flink waits for it until "No client
+// connected within timeout").
+var errArrowNested = errors.New("PyFlink's pandas (Arrow) functions cannot carry it (pyflink.table.types.to_arrow_type refuses a ROW or TIMESTAMP_LTZ as an ARRAY element or a ROW field, and the stock Python worker fails to start on it); declare the function row-at-a-time (without func_type=\"pandas\"), or pass the ROW's fields as separate arguments")
+
+// errArrowMapKey: Flink's ArrowUtils.toArrowField checks "Map key type
+// should be non-nullable" (flink-python 1.20 and 2.x) and fails the job.
+var errArrowMapKey = errors.New("Flink's Arrow path needs MAP keys NOT NULL (ArrowUtils: \"Map key type should be non-nullable\"); declare the key NOT NULL, e.g. MAP<STRING NOT NULL, INT>, or the function row-at-a-time (without func_type=\"pandas\")")
+
+// arrowType is Flink's Arrow type for a SQL type (flink-python's
+// ArrowUtils.toArrowField and PyFlink's to_arrow_type, which agree on
+// every type both carry). top is true for a column of the batch: a ROW is
+// carried there only (PyFlink's to_arrow_type refuses nested ROWs).
+func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
 	switch t.Name {
 	case fn.BOOLEAN:
 		return arrow.FixedWidthTypes.Boolean, nil
@@ -119,11 +133,56 @@ func arrowType(t fn.Type) (arrow.DataType, error) {
 		if t.Elem == nil {
 			return nil, fmt.Errorf("ARRAY without an element type")
 		}
-		e, err := arrowType(*t.Elem)
+		if t.Elem.Name == fn.ROW || t.Elem.Name == fn.LOCAL_ZONED_TIMESTAMP && false {
+			return nil, fmt.Errorf("array element %s: %w", t.Elem, errArrowNested)
+		}
+		e, err := arrowType(*t.Elem, false)
 		if err != nil {
 			return nil, fmt.Errorf("array element %s: %w", t.Elem, err)
 		}
 		return arrow.ListOfField(arrow.Field{Name: "item", Type: e, Nullable: t.Elem.Nullable}), nil
+	case fn.MAP:
+		// Flink: Map(keysSorted=false) of a NOT NULL struct "items" of
+		// "key" and "value"; pyarrow's map_ names the struct "entries"
+		// (arrow-go too). Flink's readers take the entries by position and
+		// key and value by name (ArrowUtils.createColumnVector).
+		if t.Key == nil || t.Value == nil {
+			return nil, fmt.Errorf("MAP without key or value type")
+		}
+		if t.Key.Nullable {
+			return nil, errArrowMapKey
+		}
+		k, err := arrowType(*t.Key, false)
+		if err != nil {
+			return nil, fmt.Errorf("map key %s: %w", t.Key, err)
+		}
+		v, err := arrowType(*t.Value, false)
+		if err != nil {
+			return nil, fmt.Errorf("map value %s: %w", t.Value, err)
+		}
+		m := arrow.MapOf(k, v)
+		m.SetItemNullable(t.Value.Nullable)
+		return m, nil
+	case fn.ROW:
+		if !top {
+			return nil, errArrowNested
+		}
+		fs := make([]arrow.Field, len(t.Fields))
+		for i, f := range t.Fields {
+			if f.Type.Name == fn.ROW || f.Type.Name == fn.LOCAL_ZONED_TIMESTAMP {
+				return nil, fmt.Errorf("row field %s %s: %w", columnName(f, i), f.Type, errArrowNested)
+			}
+			ft, err := arrowType(f.Type, false)
+			if err != nil {
+				return nil, fmt.Errorf("row field %s %s: %w", columnName(f, i), f.Type, err)
+			}
+			name := f.Name
+			if name == "" {
+				name = fmt.Sprintf("f%d", i)
+			}
+			fs[i] = arrow.Field{Name: name, Type: ft, Nullable: f.Type.Nullable}
+		}
+		return arrow.StructOf(fs...), nil
 	}
 	return nil, errArrowType
 }
@@ -619,5 +678,5 @@ func newArrowSide(cd *flinkpb.CoderInfoDescriptor, what string, names []string) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("pandas function %s: %s %w", namesOr(names, "of this operator"), what, err)
 	}
-	return &rowCodec{fields: fields}, ac, nil
+	return &rowCodec{fields: fields, framing: framingOf(cd)}, ac, nil
 }

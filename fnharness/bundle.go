@@ -95,6 +95,10 @@ func (b *bundle) chunk(ctx context.Context, data []byte) error {
 		if used != len(elem) {
 			return kinded(ErrDecode, fmt.Errorf("bundle %s: input row %d has %d trailing bytes", b.id, b.stats.rowsIn+int64(len(b.kinds)), len(elem)-used))
 		}
+		if !p.in.rowKind() {
+			// flatten_row_type: PyFlink's FlattenRowCoder skips the kind.
+			kind = fn.Insert
+		}
 		b.kinds = append(b.kinds, kind)
 	}
 	if err := elems.Err(); err != nil {
@@ -130,6 +134,9 @@ func (b *bundle) evalScalar(ctx context.Context) error {
 		for i := range p.calls {
 			b.outRow[i] = res[i][r]
 		}
+		// One element per input row: the output coder is SINGLE
+		// (checkFraming), a flattened row written as INSERT; Flink gives it
+		// the input row's kind.
 		if err := b.emit(fn.Insert, b.outRow, r); err != nil {
 			return err
 		}
@@ -153,9 +160,14 @@ func (b *bundle) evalTable(ctx context.Context) error {
 		if err := c.f.EvalTable(ctx, a, emit); err != nil {
 			return b.rowError(c, r, a, err)
 		}
-		// End of this input row's results: the element 0x00, which Flink's
-		// table function operator reads as the end of one input's results.
-		b.out = coder.AppendEndMarker(b.out)
+		// End of this input row's results (MULTIPLE with
+		// separated_with_end_message, the only output framing checkFraming
+		// lets through for a table function): the element 0x00, which
+		// Flink's table function operator reads as the end of one input's
+		// results.
+		if b.p.out.endOfInput() {
+			b.out = coder.AppendEndMarker(b.out)
+		}
 	}
 	return nil
 }

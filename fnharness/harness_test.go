@@ -186,7 +186,7 @@ func TestDataBeforeRequestAndConcurrentBundles(t *testing.T) {
 	scalarDescriptor(t, r, "d1")
 	r.descriptor(t, "d2", urnTableFunction,
 		&flinkpb.UserDefinedFunctions{Udfs: []*flinkpb.UserDefinedFunction{udf(testModule, "chars", true, col(1))}},
-		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, false, protoField("n", pbBigint), protoField("s", pbString)),
+		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, true, protoField("n", pbBigint), protoField("s", pbString)),
 		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, true, protoField("c", pbString)),
 	)
 	startWorker(t, r)

@@ -311,6 +311,16 @@ func buildPlan(d *fnpb.ProcessBundleDescriptor, reg *fn.Registry) (*plan, error)
 			return nil, fmt.Errorf("transform %s: %w", p.transform, err)
 		}
 	}
+	op := opScalar
+	switch {
+	case p.arrowIn != nil:
+		op = opPandas
+	case p.table:
+		op = opTable
+	}
+	if err := checkFraming(op, p.in.framing, p.out.framing); err != nil {
+		return nil, fmt.Errorf("transform %s: %w", p.transform, err)
+	}
 	p.inSchema = p.in.fields
 
 	b := &builder{reg: reg, inSchema: p.inSchema}

@@ -22,7 +22,7 @@ func FuzzBuildPlan(f *testing.F) {
 	scalarDescriptor(t, r, "scalar")
 	r.descriptor(t, "table", urnTableFunction,
 		&flinkpb.UserDefinedFunctions{Udfs: []*flinkpb.UserDefinedFunction{udf(testModule, "chars", true, col(1))}},
-		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, false, protoField("n", pbBigint), protoField("s", pbString)),
+		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, true, protoField("n", pbBigint), protoField("s", pbString)),
 		rowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, true, protoField("c", pbString)),
 	)
 	descriptors := r.Descriptors()

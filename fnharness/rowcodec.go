@@ -8,31 +8,20 @@ import (
 	"github.com/flinkfn/flinkfn/fnharness/internal/flinkpb"
 )
 
-// rowCodec is a Flink row coder. The element framing is the one Flink's
-// Table API operators expect whatever the descriptor's mode flags say (a
-// sequence of varint-length-prefixed rows; a table function's results for
-// one input row end with the element 0x00): writing an end message after
-// scalar results, as PyFlink's IterableCoder would for MULTIPLE +
-// separated_with_end_message, made Flink 2.3's scalar operator read every
-// row twice. flatten_row_type and row_type share the row format (a header
-// byte with the row kind and the null mask); flinkfn's outputs are INSERT
-// rows, and Flink's Python operators take the row kind from the input row.
+// rowCodec is one side of a row operator: a Flink row coder and the
+// framing its CoderInfoDescriptor asks for (framing.go).
 type rowCodec struct {
-	fields   []fn.Field
-	types    []fn.Type
-	rc       *coder.RowCoder
-	multiple bool // mode MULTIPLE (recorded for messages; the framing is fixed)
-	sepEnd   bool // separated_with_end_message (likewise)
+	fields []fn.Field
+	types  []fn.Type
+	rc     *coder.RowCoder
+	framing
 }
 
 const maxTypeDepth = 64
 
 func newRowCodec(cd *flinkpb.CoderInfoDescriptor, what string) (*rowCodec, error) {
 	var schema *flinkpb.Schema
-	c := &rowCodec{
-		multiple: cd.GetMode() == flinkpb.CoderInfoDescriptor_MULTIPLE,
-		sepEnd:   cd.GetSeparatedWithEndMessage(),
-	}
+	c := &rowCodec{framing: framingOf(cd)}
 	switch dt := cd.GetDataType().(type) {
 	case *flinkpb.CoderInfoDescriptor_FlattenRowType_:
 		schema = dt.FlattenRowType.GetSchema()
