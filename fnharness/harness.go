@@ -1,6 +1,9 @@
 // Package fnharness is flinkfn's Beam Fn API client: it provisions, opens
 // the control, data and logging streams to Flink's Python operator, turns
 // each ProcessBundleDescriptor into a plan of Go functions and runs bundles.
+// framing.go records which coder flags (mode, separated_with_end_message,
+// row kind) Flink's operators send, what each means to PyFlink's worker,
+// and how flinkfn acts on them.
 //
 // Dependencies: Beam's generated protos, Flink's payload protos
 // (internal/flinkpb), Flink's coders (coder), the pickle reader
