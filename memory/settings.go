@@ -27,20 +27,11 @@ func DefaultSettings() Settings {
 	}
 }
 
-// LoadSettings reads python.fn-execution.framework.memory.size and
-// python.fn-execution.buffer.memory.size from a Flink configuration: path
-// is a config.yaml or flink-conf.yaml file, or a conf directory (read as
-// Flink 2.x reads it). Missing keys keep their defaults.
-func LoadSettings(path string) (Settings, error) {
-	cfg, err := flinkconf.LoadPath(path)
-	if err != nil {
-		return Settings{}, fmt.Errorf("memory settings: %w", err)
-	}
-	return SettingsFromConfig(cfg)
-}
-
-// SettingsFromConfig is LoadSettings for a configuration already loaded
-// (or built from -D properties); sources name cfg.Source.
+// SettingsFromConfig reads python.fn-execution.framework.memory.size and
+// python.fn-execution.buffer.memory.size from a Flink configuration (a
+// config.yaml or flink-conf.yaml file or a conf directory, loaded with
+// flinkconf.LoadPath as Flink 2.x reads it, or built from -D properties).
+// Missing keys keep their defaults; sources name cfg.Source.
 func SettingsFromConfig(cfg *flinkconf.Config) (Settings, error) {
 	ws, err := flinkconf.ReadWorkerSettings(cfg)
 	if err != nil {

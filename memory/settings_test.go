@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flinkfn/flinkfn/flinkconf"
 )
 
 func writeConf(t *testing.T, name, content string) string {
@@ -22,6 +24,15 @@ func TestDefaultSettings(t *testing.T) {
 	if s.Framework != 64*mib || s.Buffer != 15*mib || s.FrameworkSource != "default" || s.BufferSource != "default" {
 		t.Errorf("DefaultSettings = %+v", s)
 	}
+}
+
+// loadSettings is SettingsFromConfig of the configuration at path.
+func loadSettings(path string) (Settings, error) {
+	cfg, err := flinkconf.LoadPath(path)
+	if err != nil {
+		return Settings{}, err
+	}
+	return SettingsFromConfig(cfg)
 }
 
 func TestLoadSettings(t *testing.T) {
@@ -54,7 +65,7 @@ func TestLoadSettings(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConf(t, tc.file, tc.content)
-			s, err := LoadSettings(p)
+			s, err := loadSettings(p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,18 +85,18 @@ func TestLoadSettings(t *testing.T) {
 
 func TestLoadSettingsDir(t *testing.T) {
 	p := writeConf(t, "config.yaml", "python.fn-execution.buffer.memory.size: 5mb\n")
-	s, err := LoadSettings(filepath.Dir(p))
+	s, err := loadSettings(filepath.Dir(p))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Buffer != 5*mib || s.BufferSource != p+": python.fn-execution.buffer.memory.size" || s.Framework != 64*mib {
-		t.Errorf("LoadSettings(dir) = %+v", s)
+		t.Errorf("loadSettings(dir) = %+v", s)
 	}
 }
 
 func TestLoadSettingsErrors(t *testing.T) {
 	p := writeConf(t, "config.yaml", "python.fn-execution.buffer.memory.size: 15 MiB\n")
-	_, err := LoadSettings(p)
+	_, err := loadSettings(p)
 	if err == nil {
 		t.Fatal("bad value accepted")
 	}
@@ -94,7 +105,7 @@ func TestLoadSettingsErrors(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, w)
 		}
 	}
-	if _, err := LoadSettings(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+	if _, err := loadSettings(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Error("missing file accepted")
 	}
 }
