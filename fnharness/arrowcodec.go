@@ -37,7 +37,7 @@ type arrowCodec struct {
 func newArrowCodec(fields []fn.Field) (*arrowCodec, error) {
 	afs := make([]arrow.Field, len(fields))
 	for i, f := range fields {
-		t, err := arrowType(f.Type, true)
+		t, err := arrowType(f.Type, inColumn)
 		if err != nil {
 			return nil, fmt.Errorf("column %s (%s): %w", columnName(f, i), f.Type, err)
 		}
@@ -61,21 +61,32 @@ func columnName(f fn.Field, i int) string {
 var errArrowType = errors.New("not supported by flinkfn's pandas (Arrow) functions, which carry BOOLEAN, TINYINT…BIGINT, FLOAT, DOUBLE, CHAR/VARCHAR, BINARY/VARBINARY, DECIMAL, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ, ARRAYs and MAPs of them and ROWs of these; declare the function row-at-a-time (without func_type=\"pandas\") for this type")
 
 // errArrowNested says which nestings PyFlink's own pandas worker refuses
-// (pyflink/table/types.py to_arrow_type: "... is not supported to be used
-// as the element type of ArrayType" / "... as the field type of RowType";
+// (pyflink/table/types.py to_arrow_type: a ROW "is not supported to be used
+// as the element type of ArrayType", a ROW or TIMESTAMP_LTZ "as the field
+// type of RowType";
 // the stock worker fails to start and Flink waits for it until "No client
 // connected within timeout").
-var errArrowNested = errors.New("PyFlink's pandas (Arrow) functions cannot carry it (pyflink.table.types.to_arrow_type refuses a ROW or TIMESTAMP_LTZ as an ARRAY element or a ROW field, and the stock Python worker fails to start on it); declare the function row-at-a-time (without func_type=\"pandas\"), or pass the ROW's fields as separate arguments")
+var errArrowNested = errors.New("PyFlink's pandas (Arrow) functions cannot carry it (pyflink.table.types.to_arrow_type refuses a ROW as an ARRAY element and a ROW or TIMESTAMP_LTZ as a ROW field, and the stock Python worker fails to start on it); declare the function row-at-a-time (without func_type=\"pandas\"), or pass the ROW's fields as separate arguments")
 
 // errArrowMapKey: Flink's ArrowUtils.toArrowField checks "Map key type
 // should be non-nullable" (flink-python 1.20 and 2.x) and fails the job.
 var errArrowMapKey = errors.New("Flink's Arrow path needs MAP keys NOT NULL (ArrowUtils: \"Map key type should be non-nullable\"); declare the key NOT NULL, e.g. MAP<STRING NOT NULL, INT>, or the function row-at-a-time (without func_type=\"pandas\")")
 
-// arrowType is Flink's Arrow type for a SQL type (flink-python's
+// Where a type sits in a batch: PyFlink's to_arrow_type refuses a ROW as an
+// ARRAY element and a ROW or TIMESTAMP_LTZ as a ROW field.
+type arrowPlace int
+
+const (
+	inColumn arrowPlace = iota
+	inArray
+	inRow
+	inMap
+)
+
+// arrowType is Flink's Arrow type for a SQL type at place p (flink-python's
 // ArrowUtils.toArrowField and PyFlink's to_arrow_type, which agree on
-// every type both carry). top is true for a column of the batch: a ROW is
-// carried there only (PyFlink's to_arrow_type refuses nested ROWs).
-func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
+// every type both carry).
+func arrowType(t fn.Type, p arrowPlace) (arrow.DataType, error) {
 	switch t.Name {
 	case fn.BOOLEAN:
 		return arrow.FixedWidthTypes.Boolean, nil
@@ -133,10 +144,7 @@ func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
 		if t.Elem == nil {
 			return nil, fmt.Errorf("ARRAY without an element type")
 		}
-		if t.Elem.Name == fn.ROW || t.Elem.Name == fn.LOCAL_ZONED_TIMESTAMP && false {
-			return nil, fmt.Errorf("array element %s: %w", t.Elem, errArrowNested)
-		}
-		e, err := arrowType(*t.Elem, false)
+		e, err := arrowType(*t.Elem, inArray)
 		if err != nil {
 			return nil, fmt.Errorf("array element %s: %w", t.Elem, err)
 		}
@@ -152,11 +160,11 @@ func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
 		if t.Key.Nullable {
 			return nil, errArrowMapKey
 		}
-		k, err := arrowType(*t.Key, false)
+		k, err := arrowType(*t.Key, inMap)
 		if err != nil {
 			return nil, fmt.Errorf("map key %s: %w", t.Key, err)
 		}
-		v, err := arrowType(*t.Value, false)
+		v, err := arrowType(*t.Value, inMap)
 		if err != nil {
 			return nil, fmt.Errorf("map value %s: %w", t.Value, err)
 		}
@@ -164,7 +172,7 @@ func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
 		m.SetItemNullable(t.Value.Nullable)
 		return m, nil
 	case fn.ROW:
-		if !top {
+		if p == inArray || p == inRow {
 			return nil, errArrowNested
 		}
 		fs := make([]arrow.Field, len(t.Fields))
@@ -172,7 +180,7 @@ func arrowType(t fn.Type, top bool) (arrow.DataType, error) {
 			if f.Type.Name == fn.ROW || f.Type.Name == fn.LOCAL_ZONED_TIMESTAMP {
 				return nil, fmt.Errorf("row field %s %s: %w", columnName(f, i), f.Type, errArrowNested)
 			}
-			ft, err := arrowType(f.Type, false)
+			ft, err := arrowType(f.Type, inRow)
 			if err != nil {
 				return nil, fmt.Errorf("row field %s %s: %w", columnName(f, i), f.Type, err)
 			}
@@ -285,6 +293,9 @@ func (c *arrowCodec) decode(elem []byte, slab []fn.Value) (out []fn.Value, rows 
 			if err != nil {
 				return slab, 0, fmt.Errorf("column %s, row %d: %w", columnName(c.fields[j], j), r, err)
 			}
+			if v.IsNull() && c.fields[j].Type.Name == fn.ROW {
+				v = nullRowFields(c.fields[j].Type)
+			}
 			out[start+r*nc+j] = v
 		}
 	}
@@ -353,6 +364,48 @@ func arrowValue(a arrow.Array, i int, t fn.Type, depth int, budget *int) (fn.Val
 		return timeOfDay(v)
 	case *array.Timestamp:
 		return timestampValue(int64(a.Value(i)), a.DataType().(*arrow.TimestampType).Unit)
+	case *array.Struct:
+		if depth > maxTypeDepth || a.NumField() != len(t.Fields) {
+			return fn.Value{}, errors.New("row nests too deeply or has the wrong field count")
+		}
+		fields := make([]fn.Value, len(t.Fields))
+		for k, f := range t.Fields {
+			child := a.Field(k)
+			if i >= child.Len() {
+				return fn.Value{}, fmt.Errorf("row field %s has %d values, the row is %d", columnName(f, k), child.Len(), i)
+			}
+			v, err := arrowValue(child, i, f.Type, depth+1, budget)
+			if err != nil {
+				return fn.Value{}, fmt.Errorf("field %s: %w", columnName(f, k), err)
+			}
+			fields[k] = v
+		}
+		return fn.Row(fn.Insert, fields), nil
+	case *array.Map:
+		if depth > maxTypeDepth || t.Key == nil || t.Value == nil {
+			return fn.Value{}, errors.New("map nests too deeply")
+		}
+		from, to := a.ValueOffsets(i)
+		ks, vs := a.Keys(), a.Items()
+		if from < 0 || to < from || to > int64(ks.Len()) || to > int64(vs.Len()) {
+			return fn.Value{}, fmt.Errorf("map offsets %d..%d outside %d entries", from, to, min(ks.Len(), vs.Len()))
+		}
+		if 2*(to-from) > int64(*budget) {
+			return fn.Value{}, errors.New("more values than the batch's bytes can hold")
+		}
+		keys, vals := make([]fn.Value, to-from), make([]fn.Value, to-from)
+		for k := range keys {
+			kv, err := arrowValue(ks, int(from)+k, *t.Key, depth+1, budget)
+			if err != nil {
+				return fn.Value{}, fmt.Errorf("key %d: %w", k, err)
+			}
+			vv, err := arrowValue(vs, int(from)+k, *t.Value, depth+1, budget)
+			if err != nil {
+				return fn.Value{}, fmt.Errorf("value %d: %w", k, err)
+			}
+			keys[k], vals[k] = kv, vv
+		}
+		return fn.Map(keys, vals), nil
 	case *array.List:
 		if depth > maxTypeDepth || t.Elem == nil {
 			return fn.Value{}, errors.New("array nests too deeply")
@@ -376,6 +429,25 @@ func arrowValue(a arrow.Array, i int, t fn.Type, depth int, budget *int) (fn.Val
 		return fn.Array(elems), nil
 	}
 	return fn.Value{}, fmt.Errorf("Arrow type %s: %w", a.DataType(), errArrowType)
+}
+
+// nullRowFields is what a pandas function gets for a NULL ROW column: PyFlink
+// hands it a DataFrame of the row's fields (pyflink/table/utils.py
+// arrow_to_pandas: arrow_column.flatten(), which carries the row's NULL
+// into every field), where a NULL row is a row of NULL fields, and the
+// stock worker's result is a row of NULL fields again (pandas_to_arrow
+// builds the struct from the DataFrame's columns, with no NULL rows). A row
+// type with a NOT NULL field stays NULL: a NULL in that field could not be
+// written back (the stock worker would hand Flink a NULL there).
+func nullRowFields(t fn.Type) fn.Value {
+	fields := make([]fn.Value, len(t.Fields))
+	for k, f := range t.Fields {
+		if !f.Type.Nullable {
+			return fn.Null()
+		}
+		fields[k] = fn.Null()
+	}
+	return fn.Row(fn.Insert, fields)
 }
 
 func timeOfDay(ms int64) (fn.Value, error) {
@@ -584,6 +656,31 @@ func appendArrow(b array.Builder, v fn.Value, t fn.Type) error {
 			return fmt.Errorf("%s out of the range of %s", v, t)
 		}
 		b.Append(arrow.Timestamp(x))
+	case *array.StructBuilder:
+		if v.Kind() != fn.KindRow || len(v.Fields()) != len(t.Fields) || b.NumField() != len(t.Fields) {
+			return arrowKindError(v, t)
+		}
+		b.Append(true)
+		for k, f := range v.Fields() {
+			if err := appendArrow(b.FieldBuilder(k), f, t.Fields[k].Type); err != nil {
+				return fmt.Errorf("field %s: %w", columnName(t.Fields[k], k), err)
+			}
+		}
+	case *array.MapBuilder:
+		if v.Kind() != fn.KindMap || t.Key == nil || t.Value == nil {
+			return arrowKindError(v, t)
+		}
+		b.Append(true)
+		keys, vals := v.MapEntries()
+		kb, vb := b.KeyBuilder(), b.ItemBuilder()
+		for k := range keys {
+			if err := appendArrow(kb, keys[k], *t.Key); err != nil {
+				return fmt.Errorf("key %d: %w", k, err)
+			}
+			if err := appendArrow(vb, vals[k], *t.Value); err != nil {
+				return fmt.Errorf("value %d: %w", k, err)
+			}
+		}
 	case *array.ListBuilder:
 		if v.Kind() != fn.KindArray || t.Elem == nil {
 			return arrowKindError(v, t)

@@ -3,7 +3,6 @@ package fnharness
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"math"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flinkfn/flinkfn/fnharness/coder"
 	"github.com/flinkfn/flinkfn/fnharness/fn"
 	"github.com/flinkfn/flinkfn/fnharness/internal/flinkpb"
 	"github.com/flinkfn/flinkfn/internal/fakeflink"
@@ -120,17 +120,25 @@ func columns(rows [][]fn.Value) [][]fn.Value {
 	return cols
 }
 
+// firstElement is the payload of data's first element.
+func firstElement(f *testing.F, data []byte) []byte {
+	elems := coder.NewElements(data)
+	if !elems.Next() {
+		f.Fatalf("no element: %v", elems.Err())
+	}
+	return elems.Row()
+}
+
 // splitElements splits varint-framed elements.
 func splitElements(t *testing.T, data []byte) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for off := 0; off < len(data); {
-		l, n := binary.Uvarint(data[off:])
-		if n <= 0 || l > uint64(len(data)-off-n) {
-			t.Fatalf("malformed element at %d", off)
-		}
-		out = append(out, data[off+n:off+n+int(l)])
-		off += n + int(l)
+	elems := coder.NewElements(data)
+	for elems.Next() {
+		out = append(out, elems.Row())
+	}
+	if err := elems.Err(); err != nil {
+		t.Fatalf("malformed element at %d: %v", elems.Offset(), err)
 	}
 	return out
 }
@@ -395,7 +403,7 @@ func TestPandasUnsupportedTypeNamesFunctionAndColumn(t *testing.T) {
 		mustMarshal(t, arrowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, protoField("m", m), protoField("s", pbString))),
 		mustMarshal(t, arrowCoderDesc(flinkpb.CoderInfoDescriptor_SINGLE, protoField("f0", pbString))))
 	msg := planErrorOf(t, d)
-	wantPhrases(t, msg, "pandas function flinkfn.test.twice", "input column m (MAP<", "not supported", `without func_type="pandas"`)
+	wantPhrases(t, msg, "pandas function flinkfn.test.twice", "input column m (MAP<", "needs MAP keys NOT NULL", "Map key type should be non-nullable", `without func_type="pandas"`)
 }
 
 // A corrupt Arrow batch fails the bundle with a decode error, not a panic.
@@ -435,14 +443,12 @@ func FuzzArrowDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	l, n := binary.Uvarint(data)
-	f.Add(data[n : n+int(l)])
+	f.Add(firstElement(f, data))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
 	f.Add([]byte{})
 	small, _ := newArrowCodec([]fn.Field{{Name: "s", Type: fn.String()}})
 	sdata, _ := small.encode(nil, [][]fn.Value{{fn.Str("a"), fn.Null()}}, 2)
-	l, n = binary.Uvarint(sdata)
-	f.Add(sdata[n : n+int(l)])
+	f.Add(firstElement(f, sdata))
 	f.Fuzz(func(t *testing.T, elem []byte) {
 		for _, codec := range []*arrowCodec{c, small} {
 			slab, rows, err := codec.decode(elem, nil)

@@ -264,8 +264,9 @@ func (v *fbVerifier) recordBatchMessage() (int64, error) {
 	return body, nil
 }
 
-// Arrow's flatbuffer Type union members a Flink batch can hold.
-var fbTypesAllowed = map[byte]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true, 12: true, 15: true}
+// Arrow's flatbuffer Type union members a Flink batch can hold
+// (Int … Timestamp, List, Struct_, FixedSizeBinary, Map).
+var fbTypesAllowed = map[byte]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true, 12: true, 13: true, 15: true, 17: true}
 
 func (v *fbVerifier) fields(at uint64, depth int) error {
 	if depth > maxTypeDepth {
