@@ -11,7 +11,6 @@ package fakeflink
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"sync"
@@ -447,12 +446,9 @@ func EncodeRows(t testing.TB, types []fn.Type, rows ...[]fn.Value) []byte {
 	}
 	var out []byte
 	for _, r := range rows {
-		b, err := rc.Encode(nil, fn.Insert, r)
-		if err != nil {
+		if out, err = rc.AppendElement(out, fn.Insert, r); err != nil {
 			t.Fatal(err)
 		}
-		out = binary.AppendUvarint(out, uint64(len(b)))
-		out = append(out, b...)
 	}
 	return out
 }
@@ -466,15 +462,10 @@ func DecodeRows(t testing.TB, types []fn.Type, data []byte) [][]fn.Value {
 		t.Fatal(err)
 	}
 	var rows [][]fn.Value
-	for off := 0; off < len(data); {
-		l, n := binary.Uvarint(data[off:])
-		if n <= 0 || l > uint64(len(data)-off-n) {
-			t.Fatalf("bad element framing at byte %d", off)
-		}
-		off += n
-		elem := data[off : off+int(l)]
-		off += int(l)
-		if len(elem) == 1 && elem[0] == 0 {
+	elems := coder.NewElements(data)
+	for elems.Next() {
+		elem := elems.Row()
+		if coder.IsEndMarker(elem) {
 			rows = append(rows, nil) // end-of-results marker
 			continue
 		}
@@ -483,6 +474,9 @@ func DecodeRows(t testing.TB, types []fn.Type, data []byte) [][]fn.Value {
 			t.Fatalf("decode output: %v", err)
 		}
 		rows = append(rows, row)
+	}
+	if err := elems.Err(); err != nil {
+		t.Fatalf("bad element framing at byte %d: %v", elems.Offset(), err)
 	}
 	return rows
 }
