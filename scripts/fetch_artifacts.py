@@ -9,6 +9,8 @@ the pinned values, and installs:
 
     <dest>/lib/libonnxruntime.so
     <dest>/models/<name>/manifest.json + the files it lists
+    <dest>/jars/<artifact>-<version>.jar  (integration/jars.json: jars the
+                                           integration tests add to Flink's class path)
 
 <dest> defaults to .cache, where the flinkfn binary that set-up builds
 (.cache/bin/flinkfn) finds them without flags. Never downloads from a model
@@ -186,6 +188,22 @@ def install_model(model_dir, dest, downloads):
     return out
 
 
+def install_jars(dest, downloads):
+    """Copies every jar integration/jars.json lists to <dest>/jars/, SHA-256 checked."""
+    with open(os.path.join(ROOT, "integration", "jars.json")) as f:
+        jars = json.load(f)["jars"]
+    for j in jars:
+        dst = os.path.join(dest, "jars", os.path.basename(maven_path(j["maven"])))
+        if os.path.exists(dst) and sha256(dst) == j["sha256"]:
+            continue
+        src = fetch_jar(j["maven"], j["sha256"], downloads)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(src, dst + ".part")
+        os.replace(dst + ".part", dst)
+        log(f"installed {j['maven']} -> {dst}")
+    return len(jars)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dest", default=os.path.join(ROOT, ".cache"))
@@ -199,7 +217,8 @@ def main():
                                   if os.path.exists(os.path.join(models_root, d, "manifest.json")))
     for n in names:
         install_model(os.path.join(models_root, n), args.dest, downloads)
-    log(f"runtime and {len(names)} model(s) in {args.dest}")
+    jars = install_jars(args.dest, downloads)
+    log(f"runtime, {len(names)} model(s) and {jars} jar(s) in {args.dest}")
 
 
 if __name__ == "__main__":
