@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,6 +202,12 @@ func TestWorkerConfigFromEnvironment(t *testing.T) {
 		c.Locations.Home != "/h" || c.Locations.Model != "bge-small-en-v1.5" || c.Variant != "int8" || !c.GoMemLimitSet ||
 		c.DrainTimeout != defaultDrainTimeout || c.BootLogDir != "/boot" {
 		t.Errorf("%+v", c)
+	}
+	// The start-up line names what is not a default, with its source.
+	var line bytes.Buffer
+	slog.New(slog.NewJSONHandler(&line, nil)).Info("start", c.logSettings())
+	if !regexp.MustCompile(`"pool":" ?unix:///tmp/p.sock ? \(env FLINKFN_POOL\)"`).MatchString(line.String()) || strings.Contains(line.String(), "drain-timeout") {
+		t.Errorf("start-up line %s", line.String())
 	}
 	delete(env, "FLINKFN_POOL")
 	c, _ = loadConfig(cmdWorker, nil, func(k string) string { return env[k] })

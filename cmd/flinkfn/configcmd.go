@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 )
@@ -88,6 +89,19 @@ func runConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 		fmt.Fprintf(w, "%s\t%s\t%s\n", v.Name, val, v.Source)
 	}
 	return w.Flush()
+}
+
+// logSettings is the settings not left at their defaults, for a start-up
+// log line: a group of "value (source)" by setting.
+func (c *config) logSettings() slog.Attr {
+	var attrs []any
+	for _, v := range c.values {
+		if v.Source == string(fromDefault) || v.Source == "unset" {
+			continue
+		}
+		attrs = append(attrs, slog.String(v.Name, v.Value+" ("+v.Source+")"))
+	}
+	return slog.Group("config", attrs...)
 }
 
 // writeConfigHelp prints the usage and the table of every setting.

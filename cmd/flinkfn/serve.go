@@ -137,8 +137,13 @@ func startService(command string, args []string, getenv func(string) string, std
 	s := &service{cfg: cfg, command: command, metrics: observe.New(),
 		log: observe.NewLogger(stderr, cfg.LogLevel, "component", "flinkfn-"+command, "pid", os.Getpid())}
 	s.budget, s.set = memoryPlan(cfg)
-	s.log.Info("memory plan", "limit", s.budget.Limit(), "limit_source", s.budget.Source(),
-		"framework", s.set.Framework, "framework_source", s.set.FrameworkSource, "buffer_per_session", s.set.Buffer, "buffer_source", s.set.BufferSource)
+	s.log.Info("configuration", cfg.logSettings())
+	plan := []any{"limit", s.budget.Limit(), "limit_source", s.budget.Source()}
+	if command == cmdPool { // serve runs no Flink sessions: no framework or buffer memory
+		plan = append(plan, "framework", s.set.Framework, "framework_source", s.set.FrameworkSource,
+			"buffer_per_session", s.set.Buffer, "buffer_source", s.set.BufferSource)
+	}
+	s.log.Info("memory plan", plan...)
 	s.metrics.WatchMemory(memoryState(s.budget, bufferInUse))
 	templates, err := udfs.LoadTemplates(cfg.Templates, cfg.TemplatesFrom)
 	if err != nil {

@@ -144,7 +144,7 @@ func runWorkerTimeout(ctx context.Context, args []string, env procEnv, stderr io
 	}
 	log.Info("flinkfn worker starting", "version", version, "worker_id", id, "provision_endpoint", endpoint,
 		"functions", len(reg.Functions()), "memory_limit", budget.Limit(), "memory_limit_source", budget.Source(),
-		"framework", set.Framework, "buffer", set.Buffer)
+		"framework", set.Framework, "buffer", set.Buffer, cfg.logSettings())
 
 	// SIGTERM (ctx) drains: no new bundles, in-flight ones finish within
 	// the drain timeout, then the session ends.
