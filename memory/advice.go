@@ -7,10 +7,11 @@ import (
 	"github.com/flinkfn/flinkfn/flinkconf"
 )
 
-// EnvPolicy selects what a PROCESS-mode worker does when the slot's Python
-// budget cannot hold what it needs: "warn" (the default: log a warning with
-// the numbers and the setting that fits, and go on, as Flink itself does,
-// FLIP-88) or "strict" (refuse). A pool's budget is explicit: it refuses.
+// EnvPolicy (read by the command's configuration) selects what a
+// PROCESS-mode worker does when the slot's Python budget cannot hold what
+// it needs: "warn" (the default: log a warning with the numbers and the
+// setting that fits, and go on, as Flink itself does, FLIP-88) or "strict"
+// (refuse). A pool's budget is explicit: it refuses.
 const EnvPolicy = "FLINKFN_MEMORY_POLICY"
 
 // Policy is what happens when a reservation does not fit.
@@ -21,17 +22,6 @@ const (
 	PolicyWarn   Policy = "warn"
 	PolicyStrict Policy = "strict"
 )
-
-// ParsePolicy reads FLINKFN_MEMORY_POLICY ("" is warn).
-func ParsePolicy(s string) (Policy, error) {
-	switch Policy(s) {
-	case "", PolicyWarn:
-		return PolicyWarn, nil
-	case PolicyStrict:
-		return PolicyStrict, nil
-	}
-	return "", fmt.Errorf("%s=%q: want %q (log a warning and go on, as Flink does) or %q (refuse)", EnvPolicy, s, PolicyWarn, PolicyStrict)
-}
 
 // localManagedDefault is the managed memory of a local MiniCluster (a
 // `python job.py` run) when the job does not set it.

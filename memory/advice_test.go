@@ -85,17 +85,6 @@ func TestPythonShareFixWithoutConfig(t *testing.T) {
 	}
 }
 
-func TestParsePolicy(t *testing.T) {
-	for in, want := range map[string]Policy{"": PolicyWarn, "warn": PolicyWarn, "strict": PolicyStrict} {
-		if got, err := ParsePolicy(in); err != nil || got != want {
-			t.Errorf("ParsePolicy(%q) = %q, %v", in, got, err)
-		}
-	}
-	if _, err := ParsePolicy("lenient"); err == nil || !strings.Contains(err.Error(), EnvPolicy) {
-		t.Errorf("ParsePolicy(lenient) = %v", err)
-	}
-}
-
 // Overcommit reserves what does not fit and says by how much.
 func TestOvercommit(t *testing.T) {
 	b := NewBudget(100<<20, "_PYTHON_WORKER_MEMORY_LIMIT")
