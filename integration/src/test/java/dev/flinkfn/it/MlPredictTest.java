@@ -74,7 +74,10 @@ class MlPredictTest {
         }
     }
 
-    /** The DDL the README shows, with this pool's endpoint and the given key. */
+    /**
+     * The DDL the README shows, with this pool's endpoint and the given key, and 'dimension' (sent as OpenAI's
+     * "dimensions"; the API serves the model's own only).
+     */
     static String createModel(String name, String apiKey) {
         return "CREATE MODEL " + name + "\n"
                 + "INPUT (text STRING)\n"
@@ -84,6 +87,7 @@ class MlPredictTest {
                 + "  'endpoint' = 'http://127.0.0.1:" + pool.httpPort() + "/v1/embeddings',\n"
                 + "  'api-key' = '" + apiKey + "',\n"
                 + "  'model' = '" + MODEL + "',\n"
+                + "  'dimension' = '384',\n"
                 // Fail the job on the first error (the default retries a failed request up to 100 times).
                 + "  'error-handling-strategy' = 'failover'\n"
                 + ")";
