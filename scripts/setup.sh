@@ -64,8 +64,10 @@ fi
 # .cache/quant-venv (pinned onnxruntime/onnx: scripts/quant/requirements.txt),
 # once: about 35 s for the venv and 5-15 s per derived file (four) on a quiet
 # 2-core machine, 2 min each at a load average of 10; nothing (a checksum) when
-# the files with the pinned SHA-256 are in place.
-log "onnx runtime and models"
+# the files with the pinned SHA-256 are in place. Also the jars the
+# integration tests add to Flink's class path (integration/jars.json, into
+# .cache/jars/: Flink's OpenAI model provider for MlPredictTest).
+log "onnx runtime, models and test jars"
 python3 "$ROOT/scripts/fetch_artifacts.py"
 
 # 3. Maven dependencies of the integration tests (Flink 2.x and the 1.20 profile).
