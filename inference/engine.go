@@ -37,6 +37,14 @@ type EngineOptions struct {
 	// from input_ids != padding_idx, and must see their own pad id there.
 	// The embedder sets it from the tokenizer.
 	PadID int64
+	// Device is where the graph runs: the CPU (the zero value) or a CUDA
+	// GPU through ONNX Runtime's CUDA execution provider, which needs the
+	// GPU build of ONNX Runtime (make setup-gpu) and, loaded first,
+	// the CUDA libraries (OpenCUDA). Operators the provider lacks run on
+	// the CPU.
+	Device Device
+	// CUDA tunes the CUDA provider; ignored on the CPU.
+	CUDA CUDAOptions
 	// Logger receives the engine's log lines; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -57,6 +65,8 @@ type Engine struct {
 	tokenType bool  // the graph has a token_type_ids input
 	inputs    int   // number of graph inputs fed
 	padID     int64 // fills sequences up to the batch's longest
+	device    Device
+	gpuLimit  int64 // the session's gpu_mem_limit (0: none or CPU)
 
 	mu     sync.RWMutex // Run holds it for reading, Close for writing
 	closed bool
@@ -138,6 +148,12 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 		}
 	}
 
+	if o.Device.CUDA {
+		if err := appendCUDA(opts, o.Device, o.CUDA, rt.LibraryPath()); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+
 	ins, outs, err := ort.GetInputOutputInfoWithOptions(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading graph inputs and outputs: %w", where, err)
@@ -166,11 +182,15 @@ func NewEngine(rt *Runtime, m *Manifest, variant string, o EngineOptions) (*Engi
 		tokenType: m.Inputs.TokenTypeIDs != "",
 		inputs:    len(names),
 		padID:     o.PadID,
+		device:    o.Device,
 		sess:      sess,
+	}
+	if o.Device.CUDA {
+		e.gpuLimit = o.CUDA.MemLimit
 	}
 	log.Info("inference engine ready", "model", m.Name, "variant", variant, "file", path,
 		"onnxruntime", rt.Version(), "intra_op_threads", intra, "inter_op_threads", inter,
-		"spin", o.Spin, "dims", m.Dims, "max_seq_length", m.MaxSeqLength, "pooling", m.Pooling, "pad_id", o.PadID,
+		"spin", o.Spin, "device", o.Device.String(), "dims", m.Dims, "max_seq_length", m.MaxSeqLength, "pooling", m.Pooling, "pad_id", o.PadID,
 		"load_time", time.Since(start).Round(time.Millisecond))
 	return e, nil
 }
@@ -250,6 +270,13 @@ func (e *Engine) Model() string { return e.model }
 // Variant returns the variant name.
 func (e *Engine) Variant() string { return e.variant }
 
+// Device returns where the graph runs.
+func (e *Engine) Device() Device { return e.device }
+
+// GPUMemLimit is the session's GPU memory arena limit in bytes (0 on the
+// CPU, or on a GPU without a limit).
+func (e *Engine) GPUMemLimit() int64 { return e.gpuLimit }
+
 // Run embeds a batch of token id sequences (each already holding the
 // special tokens, e.g. [CLS] ... [SEP], unpadded, 1 to MaxSeqLen ids) and
 // returns one vector of Dims float32 per sequence, in order. The batch is
@@ -301,6 +328,15 @@ func (e *Engine) Run(ctx context.Context, seqs [][]int64) ([][]float32, error) {
 	}
 	hidden := make([]float32, n*e.dims)
 	if err := e.run(ctx, batch, seqLen, ids, mask, types, hidden); err != nil {
+		if e.device.CUDA && ctx.Err() == nil && isDeviceOOM(err.Error()) {
+			limit := "no limit"
+			if e.gpuLimit > 0 {
+				limit = "its limit " + GiB(e.gpuLimit)
+			}
+			return nil, fmt.Errorf("model %s variant %s on %s: batch of %d x %d tokens: %w (%s): %v. The engine goes on with "+
+				"later batches; give the model more GPU memory (--gpu-memory-fraction) or make batches smaller (--max-batch-tokens)",
+				e.model, e.variant, e.device, batch, seqLen, ErrDeviceOutOfMemory, limit, err)
+		}
 		return nil, fmt.Errorf("model %s variant %s: batch of %d x %d tokens: %w", e.model, e.variant, batch, seqLen, err)
 	}
 	out := make([][]float32, batch)

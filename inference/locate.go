@@ -36,6 +36,9 @@ type Locations struct {
 	ModelDir string
 	// Model is the default model's name (EnvModel); "" is DefaultModelName.
 	Model string
+	// CUDALibDirs are folders holding the CUDA and cuDNN libraries of
+	// --device cuda (EnvCUDALibDir); see OpenCUDA.
+	CUDALibDirs []string
 }
 
 // DefaultModelName is the model used when neither a model folder nor
@@ -104,6 +107,51 @@ func findRuntimeLibrary(loc Locations, exe string, sysDirs []string) (string, er
 	}
 	nf.Tried = append(nf.Tried, EnvORTLib+" (not set)")
 	return search(nf, loc.Home, exe, filepath.Join("lib", RuntimeLibName), sysDirs, RuntimeLibName, isFile)
+}
+
+// GPURuntimeDir is where make setup-gpu installs ONNX Runtime's GPU build
+// and its CUDA libraries, relative to an installation folder (.cache).
+const GPURuntimeDir = "gpu/lib"
+
+// FindGPURuntimeLibrary returns the ONNX Runtime library for --device
+// cuda: the GPU build, which carries the CUDA execution provider. It tries
+// loc.ORTLib ($FLINKFN_ORT_LIB, when set: the user's choice, used as it
+// is), then loc.Home/gpu/lib/libonnxruntime.so, <folder of
+// exe>/../gpu/lib/libonnxruntime.so (.cache/bin/flinkfn finds what make
+// setup-gpu put in .cache/gpu/lib), then /usr/local/lib/flinkfn/gpu and
+// /usr/lib/flinkfn/gpu. A folder qualifies when it also holds the CUDA
+// provider library.
+func FindGPURuntimeLibrary(loc Locations, exe string) (string, error) {
+	var sys []string
+	for _, d := range systemLibDirs() {
+		sys = append(sys, filepath.Join(d, "gpu"))
+	}
+	return findGPURuntimeLibrary(loc, exe, sys)
+}
+
+func findGPURuntimeLibrary(loc Locations, exe string, sysDirs []string) (string, error) {
+	nf := &NotFoundError{
+		What: "ONNX Runtime's GPU build (" + RuntimeLibName + " with " + ProvidersCUDALibName + " beside it)",
+		Hint: "run make setup-gpu (scripts/setup_gpu.py installs it into .cache/gpu/lib), or set " + EnvORTLib +
+			" to the libonnxruntime.so of ONNX Runtime's GPU build (onnxruntime-gpu); or run with --device cpu",
+	}
+	if p := loc.ORTLib; p != "" {
+		if err := isFile(p); err != nil {
+			return "", fmt.Errorf("%s=%s: %w", EnvORTLib, p, err)
+		}
+		return abs(p), nil
+	}
+	nf.Tried = append(nf.Tried, EnvORTLib+" (not set)")
+	withProvider := func(p string) error {
+		if err := isFile(p); err != nil {
+			return err
+		}
+		if isFile(filepath.Join(filepath.Dir(p), ProvidersCUDALibName)) != nil {
+			return errors.New("no " + ProvidersCUDALibName + " beside it: a CPU-only build")
+		}
+		return nil
+	}
+	return search(nf, loc.Home, exe, filepath.Join(GPURuntimeDir, RuntimeLibName), sysDirs, RuntimeLibName, withProvider)
 }
 
 // search tries <home>/<rel>, <folder of exe>/../<rel>, then <sys>/<sysRel>

@@ -138,7 +138,14 @@ const (
 	// batches (8-32 rows of ~50 tokens: the activations stay in cache) and
 	// falls beyond 128.
 	DefaultMaxBatchRows = 32
-	DefaultParallel     = 1
+	// DefaultGPUMaxBatchTokens and DefaultGPUMaxBatchRows are the limits on
+	// a CUDA device (the embedder applies them): a GPU's throughput grows
+	// with the batch, and 16,384 tokens (64 maximal-length sequences of
+	// 256) take well under 1 GiB of activations for the MiniLM/BGE-small
+	// class of models.
+	DefaultGPUMaxBatchTokens = 16384
+	DefaultGPUMaxBatchRows   = 512
+	DefaultParallel          = 1
 	// DefaultQueuedBatches is MaxQueuedTokens' default in units of MaxBatchTokens.
 	DefaultQueuedBatches = 8
 )

@@ -36,7 +36,16 @@ type Config struct {
 	// the running binary.
 	Locations  inference.Locations
 	Executable string
-	// Engine and Batcher tune the session and the batching.
+	// Device is where the model runs (the zero value: the CPU). A CUDA
+	// device loads ONNX Runtime's GPU build (inference.FindGPURuntimeLibrary
+	// when RuntimeLib is "") and the CUDA libraries (inference.OpenCUDA),
+	// and caps the session's GPU memory at GPUMemoryFraction of the GPU's
+	// memory (0 < fraction <= 1; 0 means no cap).
+	Device            inference.Device
+	GPUMemoryFraction float64
+	// Engine and Batcher tune the session and the batching. On a CUDA
+	// device the batcher's zero limits are its GPU defaults
+	// (batcher.DefaultGPUMaxBatchTokens, DefaultGPUMaxBatchRows).
 	Engine  inference.EngineOptions
 	Batcher batcher.Options
 	Logger  *slog.Logger
@@ -52,7 +61,8 @@ type Embedder struct {
 	dir  string
 	took time.Duration
 
-	batchTokens int // the batcher's MaxBatchTokens
+	batchTokens int                   // the batcher's MaxBatchTokens
+	cuda        *inference.CUDADevice // nil on the CPU
 
 	texts     atomic.Int64
 	truncated atomic.Int64
@@ -72,9 +82,29 @@ func Open(cfg Config) (*Embedder, error) {
 	}
 	lib := cfg.RuntimeLib
 	var err error
-	if lib == "" {
+	if cfg.GPUMemoryFraction < 0 || cfg.GPUMemoryFraction > 1 {
+		return nil, fmt.Errorf("GPU memory fraction %g: want 0 < fraction <= 1", cfg.GPUMemoryFraction)
+	}
+	switch {
+	case lib != "":
+	case cfg.Device.CUDA:
+		if lib, err = inference.FindGPURuntimeLibrary(cfg.Locations, exe); err != nil {
+			return nil, fmt.Errorf("device %s: %w", cfg.Device, err)
+		}
+	default:
 		if lib, err = inference.FindRuntimeLibrary(cfg.Locations, exe); err != nil {
 			return nil, err
+		}
+	}
+	eo := cfg.Engine
+	var cuda *inference.CUDADevice
+	if cfg.Device.CUDA {
+		if cuda, err = inference.OpenCUDA(cfg.Device, lib, cfg.Locations.CUDALibDirs); err != nil {
+			return nil, err
+		}
+		eo.Device = cfg.Device
+		if cfg.GPUMemoryFraction > 0 {
+			eo.CUDA.MemLimit = int64(cfg.GPUMemoryFraction * float64(cuda.Total))
 		}
 	}
 	dir, err := inference.FindModelDir(cfg.ModelDir, cfg.Locations, exe)
@@ -98,7 +128,6 @@ func Open(cfg Config) (*Embedder, error) {
 	if err != nil {
 		return nil, err
 	}
-	eo := cfg.Engine
 	if eo.Logger == nil {
 		eo.Logger = log
 	}
@@ -109,6 +138,17 @@ func Open(cfg Config) (*Embedder, error) {
 		return nil, err
 	}
 	bo := cfg.Batcher
+	if cfg.Device.CUDA {
+		// A GPU runs large batches at once: its throughput grows with the
+		// batch until the device is full, where a CPU's falls past a few
+		// thousand tokens.
+		if bo.MaxBatchTokens == 0 {
+			bo.MaxBatchTokens = batcher.DefaultGPUMaxBatchTokens
+		}
+		if bo.MaxBatchRows == 0 {
+			bo.MaxBatchRows = batcher.DefaultGPUMaxBatchRows
+		}
+	}
 	if bo.MaxBatchTokens == 0 {
 		// One sequence of the model's maximal length must fit a batch.
 		bo.MaxBatchTokens = max(batcher.DefaultMaxBatchTokens, eng.MaxSeqLen())
@@ -122,9 +162,10 @@ func Open(cfg Config) (*Embedder, error) {
 		rt.Close()
 		return nil, fmt.Errorf("model %s: %w", dir, err)
 	}
-	e := &Embedder{rt: rt, eng: eng, tok: tok, b: b, log: log, dir: dir, took: time.Since(start), batchTokens: bo.MaxBatchTokens}
+	e := &Embedder{rt: rt, eng: eng, tok: tok, b: b, log: log, dir: dir, took: time.Since(start), batchTokens: bo.MaxBatchTokens, cuda: cuda}
 	log.Info("embedding model loaded", "model", eng.Model(), "variant", eng.Variant(), "dir", dir,
-		"runtime", rt.Version(), "dims", eng.Dims(), "max_seq_len", eng.MaxSeqLen(), "took", e.took)
+		"runtime", rt.Version(), "device", cfg.Device.String(), "gpu_mem_limit", eng.GPUMemLimit(),
+		"max_batch_tokens", bo.MaxBatchTokens, "dims", eng.Dims(), "max_seq_len", eng.MaxSeqLen(), "took", e.took)
 	return e, nil
 }
 
@@ -179,6 +220,31 @@ func (e *Embedder) Dir() string { return e.dir }
 func (e *Embedder) WorstBatch() (rows, tokens int) {
 	return max(e.batchTokens/e.eng.MaxSeqLen(), 1), e.eng.MaxSeqLen()
 }
+
+// GPUMemory is a model's GPU memory: the device's total, the model's
+// session limit, and what the device has in use (every process on it,
+// this one's CUDA context, arenas and libraries' workspaces included).
+type GPUMemory struct {
+	Device string
+	Total  int64
+	Limit  int64 // 0: no limit
+	Used   int64
+}
+
+// GPU reads the model's GPU memory; ok is false on the CPU.
+func (e *Embedder) GPU() (m GPUMemory, ok bool, err error) {
+	if e.cuda == nil {
+		return GPUMemory{}, false, nil
+	}
+	free, total, err := e.cuda.MemInfo()
+	if err != nil {
+		return GPUMemory{}, true, err
+	}
+	return GPUMemory{Device: e.eng.Device().String(), Total: total, Limit: e.eng.GPUMemLimit(), Used: total - free}, true, nil
+}
+
+// Device is where the model runs.
+func (e *Embedder) Device() inference.Device { return e.eng.Device() }
 
 // Dims is the length of every vector.
 func (e *Embedder) Dims() int { return e.eng.Dims() }
