@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/modelset"
 	"github.com/flinkfn/flinkfn/memory"
 )
@@ -98,6 +99,11 @@ func classify(err error, model string, timeout string) *apiError {
 	case errors.As(err, &refused):
 		return &apiError{status: http.StatusInsufficientStorage, kind: KindOutOfMemory, retryAfter: 1, err: err,
 			message: fmt.Sprintf("the pool's memory budget cannot take this request now (%v). Send fewer or shorter texts per request, retry later, or give the pool more memory (--memory-limit)", err)}
+	case errors.Is(err, inference.ErrDeviceOutOfMemory):
+		// The model's GPU arena could not take the batch this request was
+		// in; the engine goes on with the next batches.
+		return &apiError{status: http.StatusInsufficientStorage, kind: KindOutOfMemory, retryAfter: 1, err: err,
+			message: fmt.Sprintf("model %s ran out of GPU memory on the batch holding this request (%v). Send fewer or shorter texts per request, retry later, or give the model more GPU memory (--gpu-memory-fraction) or smaller batches (--max-batch-tokens)", model, err)}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: http.StatusGatewayTimeout, kind: KindTimeout, err: err,
 			message: fmt.Sprintf("model %s did not answer within the request deadline (%s): the engine is busy. Send fewer texts per request, retry later, or raise --request-timeout", model, timeout)}

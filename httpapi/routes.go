@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/flinkfn/flinkfn/observe"
 )
 
 const teiFields = `"inputs" (a string or a list of strings), "normalize", "truncate", "truncation_direction", "model"`
@@ -219,12 +221,17 @@ type healthBody struct {
 	UptimeSeconds float64  `json:"uptime_seconds"`
 	Version       string   `json:"version"`
 	Reason        string   `json:"reason,omitempty"`
+	// GPU is the GPU memory of each model on a GPU; absent on the CPU.
+	GPU []observe.GPUMemory `json:"gpu,omitempty"`
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ *reqInfo) *apiError {
 	hb := healthBody{Status: "ok", Model: s.o.Models.Default(), UptimeSeconds: s.o.Now().Sub(s.started).Seconds(), Version: s.o.Version}
 	for _, m := range s.o.Catalog {
 		hb.Models = append(hb.Models, m.Name)
+	}
+	if s.o.Metrics != nil {
+		hb.GPU = s.o.Metrics.GPU()
 	}
 	code := http.StatusOK
 	if ae := s.readyErr(); ae != nil {

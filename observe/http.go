@@ -17,6 +17,7 @@ type HTTPMetrics struct {
 	embedSeconds *prometheus.HistogramVec
 	inputs       *prometheus.HistogramVec
 	inFlight     prometheus.Gauge
+	m            *Metrics
 }
 
 // NewHTTPMetrics registers the embedding API's metrics on m's registry. It
@@ -26,6 +27,7 @@ func NewHTTPMetrics(m *Metrics) (*HTTPMetrics, error) {
 		return nil, fmt.Errorf("observe: NewHTTPMetrics: nil Metrics")
 	}
 	h := &HTTPMetrics{
+		m: m,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkfn_http_requests_total",
 			Help: "Embedding API requests, by route and HTTP status.",

@@ -89,6 +89,7 @@ type Metrics struct {
 	ready prometheus.Gauge
 
 	memory *memoryCollector
+	gpu    *gpuCollector
 }
 
 // New returns a Metrics with every flinkfn metric registered on a fresh
@@ -188,6 +189,7 @@ func New() *Metrics {
 		}),
 
 		memory: newMemoryCollector(),
+		gpu:    newGPUCollector(),
 	}
 	for _, k := range ErrorKinds() {
 		m.errors.WithLabelValues(k)
@@ -202,7 +204,7 @@ func New() *Metrics {
 		m.modelLoads, m.modelLoadSecs, m.modelFootprint,
 		m.sessionsActive, m.sessionsStarted, m.sessionsRefused,
 		m.ready,
-		m.memory,
+		m.memory, m.gpu,
 	)
 	m.handler = promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		Registry:      m.reg,
