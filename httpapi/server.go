@@ -233,7 +233,7 @@ func (s *Server) route(name string, auth bool, h handlerFunc) http.Handler {
 		ri := &reqInfo{}
 		var ae *apiError
 		if auth && !s.authorized(r) {
-			ae = errf(http.StatusUnauthorized, KindUnauthorized, "this server needs its API key: send the header \"Authorization: Bearer <key>\"")
+			ae = unauthorized(r)
 		} else {
 			ae = h(rec, r, ri)
 		}
@@ -271,6 +271,21 @@ func (s *Server) route(name string, auth bool, h handlerFunc) http.Handler {
 		}
 		s.o.Logger.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
+}
+
+// unauthorized says what is wrong with the request's credentials: none
+// sent, not a bearer token, or a key that is not the server's.
+func unauthorized(r *http.Request) *apiError {
+	h := r.Header.Get("Authorization")
+	switch {
+	case h == "":
+		return errf(http.StatusUnauthorized, KindUnauthorized, "this server needs its API key: send the header \"Authorization: Bearer <key>\"")
+	case !strings.HasPrefix(h, "Bearer "):
+		return errf(http.StatusUnauthorized, KindUnauthorized, "the Authorization header is not a bearer token: send \"Authorization: Bearer <key>\"")
+	default:
+		return errf(http.StatusUnauthorized, KindUnauthorized,
+			"the bearer token is not this server's API key: send the key it was started with (--api-key or FLINKFN_API_KEY)")
+	}
 }
 
 func (s *Server) authorized(r *http.Request) bool {

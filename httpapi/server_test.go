@@ -540,12 +540,13 @@ func TestAPIKey(t *testing.T) {
 	for _, c := range []struct {
 		name, header string
 		want         int
+		says         string
 	}{
-		{"no header", "", 401},
-		{"wrong key", "Bearer nope", 401},
-		{"prefix of the key", "Bearer s3c", 401},
-		{"not bearer", "Basic czNjcmV0", 401},
-		{"right key", "Bearer s3cret", 200},
+		{"no header", "", 401, "needs its API key"},
+		{"wrong key", "Bearer nope", 401, "not this server's API key"},
+		{"prefix of the key", "Bearer s3c", 401, "not this server's API key"},
+		{"not bearer", "Basic czNjcmV0", 401, "not a bearer token"},
+		{"right key", "Bearer s3cret", 200, ""},
 	} {
 		var hdr []string
 		if c.header != "" {
@@ -556,7 +557,7 @@ func TestAPIKey(t *testing.T) {
 			t.Errorf("%s: %d, want %d: %s", c.name, r.code, c.want, r.body)
 		}
 		if c.want == 401 {
-			if e := r.errBody(t); e.Error != KindUnauthorized || r.header.Get("WWW-Authenticate") == "" {
+			if e := r.errBody(t); e.Error != KindUnauthorized || r.header.Get("WWW-Authenticate") == "" || !strings.Contains(e.Message, c.says) {
 				t.Errorf("%s: %+v", c.name, e)
 			}
 		}

@@ -198,7 +198,7 @@ class MlPredictTest {
         assertThat(err).as("the job must fail").isNotNull();
         String chain = Flinkfn.causeChain(err);
         System.out.println("wrongApiKeyFailsTheJobWithThePoolsMessage:\n" + chain);
-        assertThat(chain).contains("401").contains("needs its API key");
+        assertThat(chain).contains("401").contains("not this server's API key");
         assertThat(pool.metric(UNAUTHORIZED) - before.getOrDefault(UNAUTHORIZED, 0.0)).as(UNAUTHORIZED).isGreaterThanOrEqualTo(1.0);
         assertThat(pool.metric(OK_REQUESTS)).as(OK_REQUESTS).isEqualTo(before.getOrDefault(OK_REQUESTS, 0.0));
     }
