@@ -154,7 +154,14 @@ type config struct {
 	BootLogDir   string
 	HTTPFrom     string
 
-	// embed.
+	// Device is where the models run; GPUMemoryFraction the share of a
+	// GPU's memory their ONNX Runtime arenas may take (--device cuda).
+	Device            inference.Device
+	GPUMemoryFraction float64
+	gpuFractionFlag   bool // --gpu-memory-fraction was given
+
+	// MaxBatchTokens caps a model batch's padded tokens (0: the batcher's
+	// default for the device); embed also sets Batch and MaxBatchRows.
 	Batch, MaxBatchRows, MaxBatchTokens int
 
 	values []shownValue // every setting of the command, in table order
@@ -349,6 +356,38 @@ func settings() []setting {
 		{name: "ort-lib", commands: all, env: []string{inference.EnvORTLib},
 			usage: "ONNX Runtime's shared library file",
 			bind:  str(func(c *config) *string { return &c.Locations.ORTLib })},
+		{name: "device", commands: []string{cmdWorker, cmdPool, cmdServe, cmdEmbed}, flag: true, env: []string{inference.EnvDevice}, def: "cpu",
+			usage: "where the models run: cpu, or cuda:N (GPU N; ONNX Runtime's GPU build, make setup-gpu)",
+			bind: func(c *config, v value) error {
+				d, err := inference.ParseDevice(v.raw)
+				if err != nil {
+					return errors.New("want cpu, cuda or cuda:N (N: the GPU's CUDA index, 0 for the first; nvidia-smi -L lists them)")
+				}
+				c.Device = d
+				return nil
+			}},
+		{name: "gpu-memory-fraction", commands: []string{cmdWorker, cmdPool, cmdServe, cmdEmbed}, flag: true,
+			env: []string{"FLINKFN_GPU_MEMORY_FRACTION"}, def: "0.4",
+			usage: "with --device cuda:N: the share of the GPU's memory the models' ONNX Runtime arenas may take (0 < F <= 1), split evenly between the models",
+			bind: func(c *config, v value) error {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v.raw), 64)
+				if err != nil || !(f > 0 && f <= 1) {
+					return errors.New("want a fraction 0 < F <= 1, e.g. 0.4 (40 % of the GPU's memory)")
+				}
+				c.GPUMemoryFraction, c.gpuFractionFlag = f, v.src.Kind == fromFlag
+				return nil
+			}},
+		{name: "cuda-lib-dir", commands: all, env: []string{inference.EnvCUDALibDir},
+			usage: "folders (separated by :) holding the CUDA and cuDNN libraries for --device cuda (default: beside ONNX Runtime's GPU build, then the dynamic linker's path)",
+			bind: func(c *config, v value) error {
+				c.Locations.CUDALibDirs = nil
+				for _, d := range strings.Split(v.raw, ":") {
+					if d = strings.TrimSpace(d); d != "" {
+						c.Locations.CUDALibDirs = append(c.Locations.CUDALibDirs, d)
+					}
+				}
+				return nil
+			}},
 
 		{name: "drain-timeout", commands: services, flag: true, env: []string{"FLINKFN_DRAIN_TIMEOUT"}, def: defaultDrainTimeout.String(),
 			usage: "on SIGTERM, how long in-flight bundles and requests may finish",
@@ -388,8 +427,8 @@ func settings() []setting {
 			usage: "lines per request to the batcher", bind: posInt(func(c *config) *int { return &c.Batch }, 1)},
 		{name: "max-batch-rows", commands: []string{cmdEmbed}, flag: true, def: "0",
 			usage: "rows per model batch (0: the batcher's default)", bind: posInt(func(c *config) *int { return &c.MaxBatchRows }, 0)},
-		{name: "max-batch-tokens", commands: []string{cmdEmbed}, flag: true, def: "0",
-			usage: "padded tokens per model batch (0: the batcher's default)", bind: posInt(func(c *config) *int { return &c.MaxBatchTokens }, 0)},
+		{name: "max-batch-tokens", commands: []string{cmdWorker, cmdPool, cmdServe, cmdEmbed}, flag: true, env: []string{"FLINKFN_MAX_BATCH_TOKENS"}, def: "0",
+			usage: "padded tokens per model batch (0: the default, 1024 on the CPU, 16384 on a GPU)", bind: posInt(func(c *config) *int { return &c.MaxBatchTokens }, 0)},
 	}
 }
 
@@ -541,6 +580,9 @@ func loadConfig(command string, cf *configFlags, getenv func(string) string) (*c
 		c.Variant = "int8"
 		c.show("variant", "int8", source{Kind: fromFlag, Name: "--int8"})
 	}
+	if c.gpuFractionFlag && !c.Device.CUDA {
+		errs = append(errs, fmt.Errorf("--gpu-memory-fraction applies to a GPU: give --device cuda:N too (the device is %s, from %s)", c.Device, c.sourceOf("device")))
+	}
 	if c.Locations.ModelDir != "" && len(c.Models) == 0 {
 		c.show("model", c.Locations.ModelDir, source{Kind: fromEnv, Name: inference.EnvModelDir})
 	}
@@ -587,7 +629,9 @@ func (c *config) sourceOf(name string) string {
 // modelOptions are the model settings of the configuration; the caller
 // adds the budget, the reservation policy and the metrics.
 func (c *config) modelOptions(templates []*udfs.Template, log *slog.Logger) modelOptions {
-	mo := modelOptions{Variant: c.Variant, Templates: templates, Log: log, Locations: c.Locations, GoMemLimitSet: c.GoMemLimitSet}
+	mo := modelOptions{Variant: c.Variant, Templates: templates, Log: log, Locations: c.Locations, GoMemLimitSet: c.GoMemLimitSet,
+		Device: c.Device, GPUMemoryFraction: c.GPUMemoryFraction}
+	mo.Batcher.MaxBatchTokens = c.MaxBatchTokens
 	if len(c.Models) > 0 {
 		mo.Default, mo.Extra = c.Models[0], c.Models[1:]
 	}

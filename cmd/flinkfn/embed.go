@@ -29,8 +29,23 @@ the same vector the embedding functions give in a Flink job.
                    manifest's default)
   --batch N        lines per request to the batcher (default 256)
   --max-batch-rows N, --max-batch-tokens N
-                   the batcher's limits per model batch (benchmarks; default: its defaults)
+                   the batcher's limits per model batch (benchmarks; default: its defaults,
+                   larger on a GPU)
+  --device cpu|cuda:N
+                   where the model runs (FLINKFN_DEVICE; default cpu); cuda:N needs ONNX
+                   Runtime's GPU build and the CUDA libraries: make setup-gpu
+  --gpu-memory-fraction F
+                   with --device cuda:N, the share of the GPU's memory the model's ONNX
+                   Runtime arena may take, 0 < F <= 1 (FLINKFN_GPU_MEMORY_FRACTION; default 0.4)
 `
+
+// gpuFraction is the GPU memory fraction of a configuration (0 on the CPU).
+func gpuFraction(c *config) float64 {
+	if !c.Device.CUDA {
+		return 0
+	}
+	return c.GPUMemoryFraction
+}
 
 // runEmbed is `flinkfn embed`.
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -58,7 +73,8 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	e, err := embedder.Open(embedder.Config{ModelDir: dir, Variant: cfg.Variant, Locations: cfg.Locations, Logger: quietLogger(stderr),
-		Batcher: batcher.Options{MaxBatchRows: cfg.MaxBatchRows, MaxBatchTokens: cfg.MaxBatchTokens}})
+		Batcher: batcher.Options{MaxBatchRows: cfg.MaxBatchRows, MaxBatchTokens: cfg.MaxBatchTokens},
+		Device:  cfg.Device, GPUMemoryFraction: gpuFraction(cfg)})
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,12 @@ type modelOptions struct {
 	Locations inference.Locations
 	// GoMemLimitSet: GOMEMLIMIT is set, the Go memory limit is left alone.
 	GoMemLimitSet bool
+	// Device is where the models run. On a GPU their ONNX Runtime arenas
+	// share GPUMemoryFraction of its memory evenly: each model's session
+	// gets fraction / (number of models) as its gpu_mem_limit.
+	Device            inference.Device
+	GPUMemoryFraction float64
+	gpuShare          float64 // set by newModelSet
 }
 
 // modelSpec is one model of the set: its folder, or why it has none.
@@ -58,6 +64,9 @@ type modelSpec struct {
 // before: a job that does not call its functions runs.
 func newModelSet(o modelOptions) (*modelset.Set, error) {
 	specs := resolveModels(o)
+	if o.Device.CUDA && o.GPUMemoryFraction > 0 {
+		o.gpuShare = o.GPUMemoryFraction / float64(len(specs))
+	}
 	names := make([]string, len(specs))
 	byName := make(map[string]modelSpec, len(specs))
 	for i, s := range specs {
@@ -148,7 +157,8 @@ func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Lo
 	if spec.err != nil {
 		return modelset.Loaded{}, spec.err
 	}
-	cfg := embedder.Config{ModelDir: spec.dir, Variant: o.Variant, Locations: o.Locations, Logger: o.Log, Batcher: o.Batcher}
+	cfg := embedder.Config{ModelDir: spec.dir, Variant: o.Variant, Locations: o.Locations, Logger: o.Log, Batcher: o.Batcher,
+		Device: o.Device, GPUMemoryFraction: o.gpuShare}
 	if o.Metrics != nil {
 		cfg.Batcher.Observer = o.Metrics.Batches(spec.name)
 	}
@@ -191,10 +201,32 @@ func openModel(ctx context.Context, o modelOptions, spec modelSpec) (modelset.Lo
 	}
 	if o.Metrics != nil {
 		o.Metrics.ModelLoaded(e.Model(), e.Variant(), took, footprint)
+		if _, onGPU, _ := e.GPU(); onGPU {
+			o.Metrics.WatchGPU(e.Model(), func() observe.GPUMemory { return gpuReading(e) })
+			// The model set closes e when it releases the model; stop
+			// reading its device then.
+			release := l.Release
+			l.Release = func() {
+				o.Metrics.WatchGPU(e.Model(), nil)
+				if release != nil {
+					release()
+				}
+			}
+		}
 	}
 	o.Log.Info("embedding model ready", "model", name, "load_and_warmup", took.Round(time.Millisecond),
 		"footprint", memory.MiB(footprint))
 	return l, nil
+}
+
+// gpuReading is e's GPU memory as /metrics and /health report it.
+func gpuReading(e *embedder.Embedder) observe.GPUMemory {
+	g, _, err := e.GPU()
+	r := observe.GPUMemory{Model: e.Model(), Device: e.Device().String(), TotalBytes: g.Total, LimitBytes: g.Limit, UsedBytes: g.Used}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
 }
 
 // loadMeasured opens the model and runs its worst batch; footprint is the
