@@ -58,7 +58,7 @@ func columnName(f fn.Field, i int) string {
 }
 
 // errArrowType says which types the Arrow path carries.
-var errArrowType = errors.New("not supported by flinkfn's pandas (Arrow) functions, which carry BOOLEAN, TINYINT…BIGINT, FLOAT, DOUBLE, CHAR/VARCHAR, BINARY/VARBINARY, DECIMAL, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ, ARRAYs and MAPs of them and ROWs of these; declare the function row-at-a-time (without func_type=\"pandas\") for this type")
+var errArrowType = errors.New("not supported by flinkfn's pandas (Arrow) functions, which carry BOOLEAN, TINYINT…BIGINT, FLOAT, DOUBLE, CHAR/VARCHAR, BINARY/VARBINARY, DECIMAL, DATE, TIME, TIMESTAMP, TIMESTAMP_LTZ, ARRAYs of them, ROWs of these and MAP results; declare the function row-at-a-time (without func_type=\"pandas\") for this type")
 
 // errArrowNested says which nestings PyFlink's own pandas worker refuses
 // (pyflink/table/types.py to_arrow_type: a ROW "is not supported to be used
@@ -772,8 +772,48 @@ func newArrowSide(cd *flinkpb.CoderInfoDescriptor, what string, names []string) 
 		return nil, nil, fmt.Errorf("%s coder: %w", what, err)
 	}
 	ac, err := newArrowCodec(fields)
+	if err == nil && what == "input" {
+		err = refuseMapInput(fields)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("pandas function %s: %s %w", namesOr(names, "of this operator"), what, err)
 	}
 	return &rowCodec{fields: fields, framing: framingOf(cd)}, ac, nil
+}
+
+// errArrowMapInput: Flink's MapWriter (flink-python 1.20.3 and 2.3.0) does
+// not override finish() and reset() as ArrayWriter and RowWriter do, so its
+// key and value writers keep counting across Arrow batches: from a task's
+// second batch on, a MAP column's entries are written past the offsets that
+// point at them and cut off. The stock worker then fails with pyarrow's
+// "Map array child array should have no nulls". A MAP result is read by
+// Flink's ArrowMapColumnVector, which has no such fault.
+var errArrowMapInput = errors.New("Flink's Arrow writer cannot send a MAP argument to a pandas function: its MapWriter does not reset its key and value writers between Arrow batches, so from the second batch on the entries are lost (the stock Python worker fails with \"Map array child array should have no nulls\"); declare the function row-at-a-time (without func_type=\"pandas\"), or pass the map's keys and values as two ARRAY arguments (MAP_KEYS(m), MAP_VALUES(m))")
+
+// refuseMapInput refuses a MAP anywhere in the input columns.
+func refuseMapInput(fields []fn.Field) error {
+	for i, f := range fields {
+		if hasMap(f.Type, 0) {
+			return fmt.Errorf("column %s (%s): %w", columnName(f, i), f.Type, errArrowMapInput)
+		}
+	}
+	return nil
+}
+
+func hasMap(t fn.Type, depth int) bool {
+	if depth > maxTypeDepth {
+		return false
+	}
+	if t.Name == fn.MAP {
+		return true
+	}
+	if t.Elem != nil && hasMap(*t.Elem, depth+1) {
+		return true
+	}
+	for _, f := range t.Fields {
+		if hasMap(f.Type, depth+1) {
+			return true
+		}
+	}
+	return false
 }

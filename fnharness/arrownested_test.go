@@ -240,3 +240,28 @@ func readOneBatch(t *testing.T, elem []byte) arrow.RecordBatch {
 	}
 	return rd.RecordBatch()
 }
+
+// A MAP argument is refused (Flink's MapWriter loses the entries of every
+// Arrow batch after the first); a MAP result, which Flink's reader takes,
+// is not.
+func TestPandasMapArgumentRefusedMapResultTaken(t *testing.T) {
+	m := ptype(flinkpb.Schema_MAP, true)
+	m.TypeInfo = &flinkpb.Schema_FieldType_MapInfo{MapInfo: &flinkpb.Schema_MapInfo{
+		KeyType: &flinkpb.Schema_FieldType{TypeName: flinkpb.Schema_VARCHAR, Nullable: false,
+			TypeInfo: &flinkpb.Schema_FieldType_VarCharInfo{VarCharInfo: &flinkpb.Schema_VarCharInfo{Length: fn.MaxLength}}},
+		ValueType: pbBigint}}
+	row := ptype(flinkpb.Schema_ROW, true)
+	row.TypeInfo = &flinkpb.Schema_FieldType_RowSchema{RowSchema: &flinkpb.Schema{Fields: []*flinkpb.Schema_Field{protoField("m", m)}}}
+	for _, f := range []*flinkpb.Schema_Field{protoField("c", m), protoField("c", row)} {
+		_, _, err := newArrowSide(arrowCoderDesc(flinkpb.CoderInfoDescriptor_MULTIPLE, f), "input", []string{"udfs.builtin.id_map"})
+		if !errors.Is(err, errArrowMapInput) {
+			t.Errorf("input %s: %v, want the MapWriter refusal", f.GetType().GetTypeName(), err)
+			continue
+		}
+		wantPhrases(t, err.Error(), "pandas function udfs.builtin.id_map: input column c (", "MapWriter",
+			"Map array child array should have no nulls", `without func_type="pandas"`)
+		if _, _, err := newArrowSide(arrowCoderDesc(flinkpb.CoderInfoDescriptor_SINGLE, f), "output", nil); err != nil {
+			t.Errorf("output %s: %v", f.GetType().GetTypeName(), err)
+		}
+	}
+}
