@@ -270,3 +270,11 @@ func TestFramingRowKind(t *testing.T) {
 	wantPhrases(t, framingError(t, urnTableFunction, tableUDFs, tableIn(), asRowType(tableOut())),
 		"output coder is row_type, mode MULTIPLE, separated_with_end_message true", "sends flatten_row_type, mode MULTIPLE")
 }
+
+// arrow_type on one side only, with row-at-a-time functions: refused,
+// naming what Flink sends.
+func TestFramingArrowOnOneSide(t *testing.T) {
+	wantPhrases(t, framingError(t, urnScalarFunction, scalarUDFs, scalarIn(), pandasOut()),
+		"output coder is arrow_type, mode SINGLE, separated_with_end_message false while the functions are row-at-a-time",
+		"ArrowPythonScalarFunctionOperator) sends arrow_type on both sides")
+}

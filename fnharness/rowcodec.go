@@ -27,8 +27,11 @@ func newRowCodec(cd *flinkpb.CoderInfoDescriptor, what string) (*rowCodec, error
 		schema = dt.FlattenRowType.GetSchema()
 	case *flinkpb.CoderInfoDescriptor_RowType_:
 		schema = dt.RowType.GetSchema()
-	case *flinkpb.CoderInfoDescriptor_ArrowType_, *flinkpb.CoderInfoDescriptor_OverWindowArrowType_:
-		return nil, fmt.Errorf("%s coder uses Arrow batches (Pandas functions), which flinkfn does not support", what)
+	case *flinkpb.CoderInfoDescriptor_ArrowType_:
+		return nil, fmt.Errorf("%s coder is %s while the functions are row-at-a-time: Flink's pandas scalar function operator (ArrowPythonScalarFunctionOperator) sends arrow_type on both sides, and only for pandas functions; flinkfn runs only the framings Flink 1.20 and 2.3 send (is the job on another Flink version?)",
+			what, c.framing)
+	case *flinkpb.CoderInfoDescriptor_OverWindowArrowType_:
+		return nil, fmt.Errorf("%s coder is %s, the pandas over-window aggregate's (BatchArrowPythonOverWindowAggregateFunctionOperator): flinkfn runs scalar, table and pandas scalar functions, not aggregates", what, c.framing)
 	default:
 		return nil, fmt.Errorf("%s coder has no row type (DataStream functions are not supported)", what)
 	}
