@@ -2,7 +2,6 @@
 """Computes the fp16 variant of a BERT-style ONNX encoder, deterministically.
 
     .cache/quant-venv/bin/python scripts/fp16.py --recipe NAME INPUT.onnx OUTPUT.onnx
-    .cache/quant-venv/bin/python scripts/fp16.py --compare FP32.onnx FP16.onnx TOKENIZER.json
 
 scripts/fetch_artifacts.py --gpu-variants (make setup-gpu GPU_ARGS=--models)
 runs it in .cache/quant-venv (packages pinned by scripts/quant/requirements.txt)
@@ -31,9 +30,8 @@ Recipes:
         (mean 0.9999994) for all-MiniLM-L6-v2, 0.9999995 (mean 0.9999998)
         for bge-small-en-v1.5. On the CPU it is no faster than fp32.
 
---compare embeds a fixed set of texts with both files on ONNX Runtime's CPU
-provider (mean pooling over the mask, L2-normalised: what the engine does
-for MiniLM; --pooling cls for BGE) and prints the worst and mean cosine.
+To compare a variant with fp32: flinkfn embed --variant fp16 and flinkfn
+embed on the same texts (scripts/gpu_check.sh does, on a GPU).
 """
 
 import argparse
@@ -89,65 +87,12 @@ def convert(recipe, src, dst):
     os.replace(tmp, dst)
 
 
-def embed(path, ids_list, pooling):
-    import numpy as np
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    out = []
-    for ids in ids_list:
-        a = np.array([ids], dtype=np.int64)
-        feed = {"input_ids": a, "attention_mask": np.ones_like(a)}
-        if "token_type_ids" in names:
-            feed["token_type_ids"] = np.zeros_like(a)
-        h = sess.run(None, feed)[0][0].astype(np.float64)
-        v = h[0] if pooling == "cls" else h.mean(axis=0)
-        out.append(v / max(np.linalg.norm(v), 1e-12))
-    return out
-
-
-TEXTS = [
-    "", "a", "José Müller", "Zoë Ångström", "Payment to REWE; Merchant category 5411; Amount: 49.15 EUR; Channel: POS",
-    "The quick brown fox jumps over the lazy dog.",
-    "Account holder: Jane Doe, 12 Main Street, Springfield, US; occupation: nurse; segment: retail",
-    "Überweisung an Stadtwerke München, Strom und Gas, Abschlag Oktober",
-    "东京 銀行 振込 手数料", "🙂 emoji and symbols #$%&*",
-    " ".join(["transaction merchant payment account"] * 60),
-]
-
-
-def compare(fp32, fp16, tokenizer, pooling):
-    import numpy as np
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(tokenizer)
-    tok.enable_truncation(256)
-    ids = [tok.encode(t).ids for t in TEXTS]
-    a = embed(fp32, ids, pooling)
-    b = embed(fp16, ids, pooling)
-    cos = [float(np.dot(x, y)) for x, y in zip(a, b)]
-    worst = min(range(len(cos)), key=lambda i: cos[i])
-    print(f"fp16 vs fp32 on ONNX Runtime CPU, {len(cos)} texts: worst cosine {cos[worst]:.6f} "
-          f"({TEXTS[worst][:40]!r}), mean {sum(cos) / len(cos):.6f}")
-    return cos
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", default="bert-fused-fp16")
     ap.add_argument("--any-versions", action="store_true")
-    ap.add_argument("--compare", action="store_true")
-    ap.add_argument("--pooling", default="mean", choices=["mean", "cls"])
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
-    if args.compare:
-        if len(args.files) != 3:
-            ap.error("--compare FP32.onnx FP16.onnx TOKENIZER.json")
-        compare(*args.files, args.pooling)
-        return
     if len(args.files) != 2:
         ap.error("INPUT.onnx OUTPUT.onnx")
     if not args.any_versions:
