@@ -7,7 +7,8 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build soak test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench bench-http bench-footprint bench-pandas bench-models ref-venv fuzz proto vet
+        bench-harness bench bench-http bench-footprint bench-pandas bench-models ref-venv fuzz proto vet \
+        setup-gpu test-gpu-errors test-gpu bench-gpu
 
 all: build
 
@@ -126,6 +127,30 @@ bench-models: setup build
 # functions" section of BENCHMARKS.md.
 bench-pandas: setup build ref-venv
 	.cache/venv/bin/python scripts/bench_pandas.py $(BENCH_ARGS)
+
+# GPU (--device cuda:N). Never part of setup or test: CPU machines download
+# none of it. setup-gpu installs ONNX Runtime's GPU build (1.24.1, CUDA 12.8)
+# and the CUDA 12 / cuDNN 9 runtime libraries from PyPI wheels pinned in
+# scripts/gpu/wheels.json into .cache/gpu/lib (about 1.9 GB of downloads,
+# 3 GB installed); GPU_ARGS passes options: --models also derives the fp16
+# variants, --profile cuda13 the CUDA 13 build, --wheels-from DIR no download.
+setup-gpu:
+	python3 scripts/setup_gpu.py $(GPU_ARGS)
+
+# --device cuda:0 where there is no GPU: the real binary and the libraries
+# setup-gpu installed fail naming the driver, nvidia-smi and --device cpu.
+test-gpu-errors: build
+	FLINKFN_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run 'TestBinaryOnCUDAWithoutAGPU|TestEmbedOnCUDA|TestDeviceSetting' -v ./cmd/flinkfn
+	$(GO) test -count=1 -run 'TestOpenCUDA|TestFindGPURuntimeLibrary|TestCUDA|TestParseDevice|TestIsDeviceOOM' -v ./inference
+
+# On a machine with an NVIDIA GPU: vectors, memory fraction, OOM, rows/s
+# (scripts/gpu_check.sh; scripts/gpu_stage.sh packs it for a machine that
+# reaches no registry).
+test-gpu:
+	scripts/gpu_check.sh
+
+bench-gpu:
+	scripts/gpu_check.sh --only bench
 
 # The stock worker's venv (PyFlink + sentence-transformers + PyTorch).
 ref-venv:

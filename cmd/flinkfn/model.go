@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -242,8 +243,16 @@ func loadMeasured(ctx context.Context, cfg embedder.Config, log *slog.Logger) (e
 		return nil, 0, 0, err
 	}
 	if err := warmUp(ctx, e); err != nil {
-		e.Close()
-		return nil, 0, 0, fmt.Errorf("warm up %s: %w", e.Describe(), err)
+		if !errors.Is(err, inference.ErrDeviceOutOfMemory) {
+			e.Close()
+			return nil, 0, 0, fmt.Errorf("warm up %s: %w", e.Describe(), err)
+		}
+		// On a GPU the model serves the batches that fit its memory limit;
+		// those that do not fail alone (HTTP 507), so the pool still starts.
+		rows, tokens := e.WorstBatch()
+		log.Warn("the largest batch does not fit the model's GPU memory limit: batches that large will fail until "+
+			"--gpu-memory-fraction is raised or --max-batch-tokens lowered", "model", e.Describe(),
+			"worst_batch", fmt.Sprintf("%d x %d tokens", rows, tokens), "err", err)
 	}
 	took = time.Since(start)
 	peak, err := memory.PeakRSS()
