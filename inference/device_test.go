@@ -1,6 +1,7 @@
 package inference
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -237,4 +238,33 @@ func TestOpenCUDAInstalled(t *testing.T) {
 		t.Fatalf("MemInfo: free %d total %d (Total %d), %v", free, total, dev.Total, err)
 	}
 	t.Logf("cuda:0: %s total, %s free, driver %s, runtime %s", GiB(total), GiB(free), cudaVersion(dev.Driver), cudaVersion(dev.Runtime))
+}
+
+// A CUDA session's allocation failure becomes ErrDeviceOutOfMemory naming
+// the batch, the limit and the fix; on the CPU, or for other errors, or
+// once the caller gave up, it stays what it was.
+func TestRunErrorOOM(t *testing.T) {
+	ortErr := errors.New("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Attention node. Status Message: Failed to allocate memory for requested buffer of size 100663296")
+	gpu := &Engine{model: "m", variant: "fp16", device: Device{CUDA: true, ID: 1}, gpuLimit: 1 << 30}
+	err := gpu.runError(context.Background(), 64, 256, ortErr)
+	if !errors.Is(err, ErrDeviceOutOfMemory) {
+		t.Fatalf("not ErrDeviceOutOfMemory: %v", err)
+	}
+	for _, w := range []string{"model m variant fp16 on cuda:1", "batch of 64 x 256 tokens", "its limit 1.00 GiB", "Failed to allocate memory", "--gpu-memory-fraction", "--max-batch-tokens"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("lacks %q: %v", w, err)
+		}
+	}
+	cpu := &Engine{model: "m", variant: "fp32"}
+	if err := cpu.runError(context.Background(), 2, 3, ortErr); errors.Is(err, ErrDeviceOutOfMemory) || !errors.Is(err, ortErr) {
+		t.Errorf("CPU: %v", err)
+	}
+	if err := gpu.runError(context.Background(), 2, 3, errors.New("invalid dimensions")); errors.Is(err, ErrDeviceOutOfMemory) {
+		t.Errorf("other error: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := gpu.runError(ctx, 2, 3, ortErr); errors.Is(err, ErrDeviceOutOfMemory) {
+		t.Errorf("cancelled: %v", err)
+	}
 }

@@ -328,16 +328,7 @@ func (e *Engine) Run(ctx context.Context, seqs [][]int64) ([][]float32, error) {
 	}
 	hidden := make([]float32, n*e.dims)
 	if err := e.run(ctx, batch, seqLen, ids, mask, types, hidden); err != nil {
-		if e.device.CUDA && ctx.Err() == nil && isDeviceOOM(err.Error()) {
-			limit := "no limit"
-			if e.gpuLimit > 0 {
-				limit = "its limit " + GiB(e.gpuLimit)
-			}
-			return nil, fmt.Errorf("model %s variant %s on %s: batch of %d x %d tokens: %w (%s): %v. The engine goes on with "+
-				"later batches; give the model more GPU memory (--gpu-memory-fraction) or make batches smaller (--max-batch-tokens)",
-				e.model, e.variant, e.device, batch, seqLen, ErrDeviceOutOfMemory, limit, err)
-		}
-		return nil, fmt.Errorf("model %s variant %s: batch of %d x %d tokens: %w", e.model, e.variant, batch, seqLen, err)
+		return nil, e.runError(ctx, batch, seqLen, err)
 	}
 	out := make([][]float32, batch)
 	vecs := make([]float32, batch*e.dims)
@@ -356,6 +347,21 @@ func (e *Engine) Run(ctx context.Context, seqs [][]int64) ([][]float32, error) {
 		out[i] = v
 	}
 	return out, nil
+}
+
+// runError names the failed batch; on a GPU an allocation failure becomes
+// ErrDeviceOutOfMemory with the session's limit and the fix.
+func (e *Engine) runError(ctx context.Context, batch, seqLen int, err error) error {
+	if e.device.CUDA && ctx.Err() == nil && isDeviceOOM(err.Error()) {
+		limit := "no limit"
+		if e.gpuLimit > 0 {
+			limit = "its limit " + GiB(e.gpuLimit)
+		}
+		return fmt.Errorf("model %s variant %s on %s: batch of %d x %d tokens: %w (%s): %v. The engine goes on with "+
+			"later batches; give the model more GPU memory (--gpu-memory-fraction) or make batches smaller (--max-batch-tokens)",
+			e.model, e.variant, e.device, batch, seqLen, ErrDeviceOutOfMemory, limit, err)
+	}
+	return fmt.Errorf("model %s variant %s: batch of %d x %d tokens: %w", e.model, e.variant, batch, seqLen, err)
 }
 
 // run feeds the graph. hidden receives the output, [batch, seqLen, dims].
