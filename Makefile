@@ -13,7 +13,7 @@ FUZZTIME ?= 5m
 all: build
 
 setup:
-	scripts/setup.sh
+	scripts/setup/setup.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/flinkfn
@@ -37,7 +37,7 @@ test-memory: build
 	FLINKFN_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run 'TestPoolRSSWithinBudgetUnderWorstInput' -v ./cmd/flinkfn
 
 # Real clients of the embedding API against a running `flinkfn serve`: the
-# OpenAI Python SDK (pinned in scripts/openai-version, .cache/venv-openai)
+# OpenAI Python SDK (pinned in scripts/setup/openai-version, .cache/venv-openai)
 # and curl; vectors equal sentence-transformers' goldens.
 test-http-clients: build
 	FLINKFN_BIN=$(CURDIR)/$(BIN) .cache/venv-openai/bin/python -m pytest -q -p no:cacheprovider integration/http
@@ -47,8 +47,8 @@ test-http-clients: build
 # the tiny XLM-R tokenizer and its variants) and compared in Go (the committed
 # fixtures are compared by test-go).
 test-tokenizer:
-	.cache/venv/bin/python scripts/gen_tokenizer_fixture.py fixture .cache/models/all-MiniLM-L6-v2/tokenizer.json .cache/hf-ids-live.jsonl.gz
-	.cache/venv/bin/python scripts/gen_xlmr_fixture.py inference/testdata/models/tiny-xlmr/tokenizer.json .cache/hf-xlmr-ids-live.jsonl.gz \
+	.cache/venv/bin/python scripts/fixtures/gen_tokenizer_fixture.py fixture .cache/models/all-MiniLM-L6-v2/tokenizer.json .cache/hf-ids-live.jsonl.gz
+	.cache/venv/bin/python scripts/fixtures/gen_xlmr_fixture.py inference/testdata/models/tiny-xlmr/tokenizer.json .cache/hf-xlmr-ids-live.jsonl.gz \
 		--graphemes .cache/hf-xlmr-graphemes-live.txt.gz --chars .cache/hf-xlmr-chars-live.txt.gz
 	FLINKFN_TOKENIZER_FIXTURE=$(CURDIR)/.cache/hf-ids-live.jsonl.gz FLINKFN_XLMR_FIXTURE=$(CURDIR)/.cache/hf-xlmr-ids-live.jsonl.gz \
 		FLINKFN_XLMR_GRAPHEMES=$(CURDIR)/.cache/hf-xlmr-graphemes-live.txt.gz FLINKFN_XLMR_CHARS=$(CURDIR)/.cache/hf-xlmr-chars-live.txt.gz \
@@ -56,7 +56,7 @@ test-tokenizer:
 
 # Our Flink payload proto vs the one PyFlink ships.
 test-proto:
-	.cache/venv/bin/python scripts/check_proto.py
+	.cache/venv/bin/python scripts/dev/check_proto.py
 
 # Flink's own memory utilities vs flinkconf over the configuration corpus.
 test-flinkconf:
@@ -71,7 +71,7 @@ test-integration-1.20: build
 test-pyflink: build
 	integration/pyflink/run.sh
 
-# PyFlink 1.20 (.cache/venv-1.20, scripts/setup.sh): a team's existing
+# PyFlink 1.20 (.cache/venv-1.20, scripts/setup/setup.sh): a team's existing
 # project, a local run on PyFlink's defaults, the refusals' messages and the
 # Python stubs. (test_compat's table-function queries fail on the stock
 # worker too: PyFlink 1.20 cannot plan udtf result_types given as a string.)
@@ -84,58 +84,58 @@ test-pyflink-1.20: build
 # The main job: a local Flink cluster (PyFlink MiniCluster) running SQL
 # through the flinkfn worker.
 demo: setup
-	.cache/venv/bin/python scripts/demo.py
+	.cache/venv/bin/python scripts/devlab/demo.py
 
 bench-harness: setup
-	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_harness.py
+	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench/bench_harness.py
 
 # Embeddings: the demo's job on the stock PyFlink worker (Python reference
 # UDFs) vs flinkfn fp32 and int8, and the Go engine alone; writes the
 # "Embeddings" section of BENCHMARKS.md. BENCH_ARGS passes options, e.g.
 # BENCH_ARGS="--accountholders 200 --transactions 1000 --no-write".
 bench: setup ref-venv
-	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench_embed.py $(BENCH_ARGS)
+	BENCH_VIA_MAKE=1 .cache/venv/bin/python scripts/bench/bench_embed.py $(BENCH_ARGS)
 
 # The embedding API under load (1/16/64 clients) next to `flinkfn embed`
-# alone and a gunicorn + sentence-transformers API (scripts/st_api.py, in the
+# alone and a gunicorn + sentence-transformers API (scripts/bench/st_api.py, in the
 # ref venv); writes the "HTTP API" section of BENCHMARKS.md (a benchmark, not a test).
 bench-http: setup build ref-venv
-	python3 scripts/bench_http.py $(BENCH_ARGS)
+	python3 scripts/bench/bench_http.py $(BENCH_ARGS)
 
 # 30 minutes (SOAK_SECONDS) of mixed load against one pool: the devlab job
 # through Flink in a loop + HTTP clients on the same pool; pool RSS sampled
-# every 10 s must stay within its budget and flat (scripts/soak.py). Not in
+# every 10 s must stay within its budget and flat (scripts/devlab/soak.py). Not in
 # make test.
 SOAK_SECONDS ?= 1800
 soak: devlab-prereq
-	$(DEVLAB_PY) scripts/devlab_local.py --soak $(SOAK_SECONDS)
+	$(DEVLAB_PY) scripts/devlab/devlab_local.py --soak $(SOAK_SECONDS)
 
 # The model's reserved footprint and `flinkfn embed` rows/s by batch token
 # budget; writes the "Model footprint" section of BENCHMARKS.md.
 bench-footprint: setup build
-	.cache/venv/bin/python scripts/bench_footprint.py $(BENCH_ARGS)
+	.cache/venv/bin/python scripts/bench/bench_footprint.py $(BENCH_ARGS)
 
 # Every installed model's variants side by side (int8 vs fp32: worst/mean
 # cosine on the golden and multilingual texts, `flinkfn embed` rows/s,
 # reserved footprint); writes the "Model variants" section of BENCHMARKS.md.
 bench-models: setup build
-	.cache/venv/bin/python scripts/bench_models.py $(BENCH_ARGS)
+	.cache/venv/bin/python scripts/bench/bench_models.py $(BENCH_ARGS)
 
 # The demo's embedding job with the functions declared pandas-style on the
 # stock worker (batched sentence-transformers, .cache/ref-venv) and on
 # flinkfn, and flinkfn row-at-a-time; writes the "Pandas (Arrow) embedding
 # functions" section of BENCHMARKS.md.
 bench-pandas: setup build ref-venv
-	.cache/venv/bin/python scripts/bench_pandas.py $(BENCH_ARGS)
+	.cache/venv/bin/python scripts/bench/bench_pandas.py $(BENCH_ARGS)
 
 # GPU (--device cuda:N). Never part of setup or test: CPU machines download
 # none of it. setup-gpu installs ONNX Runtime's GPU build (1.24.1, CUDA 12.8)
 # and the CUDA 12 / cuDNN 9 runtime libraries from PyPI wheels pinned in
-# scripts/gpu/wheels.json into .cache/gpu/lib (about 1.9 GB of downloads,
+# scripts/setup/gpu/wheels.json into .cache/gpu/lib (about 1.9 GB of downloads,
 # 3 GB installed); GPU_ARGS passes options: --models also derives the fp16
 # variants, --profile cuda13 the CUDA 13 build, --wheels-from DIR no download.
 setup-gpu:
-	python3 scripts/setup_gpu.py $(GPU_ARGS)
+	python3 scripts/setup/setup_gpu.py $(GPU_ARGS)
 
 # --device cuda:0 where there is no GPU: the real binary and the libraries
 # setup-gpu installed fail naming the driver, nvidia-smi and --device cpu.
@@ -144,23 +144,23 @@ test-gpu-errors: build
 	$(GO) test -count=1 -run 'TestOpenCUDA|TestFindGPURuntimeLibrary|TestCUDA|TestParseDevice|TestIsDeviceOOM|TestRunErrorOOM|TestGPUSetupArtifact' -v ./inference
 
 # On a machine with an NVIDIA GPU: vectors, memory fraction, OOM, rows/s
-# (scripts/gpu_check.sh; scripts/gpu_stage.sh packs it for a machine that
+# (scripts/bench/gpu_check.sh; scripts/setup/gpu_stage.sh packs it for a machine that
 # reaches no registry).
 test-gpu:
-	scripts/gpu_check.sh
+	scripts/bench/gpu_check.sh
 
 bench-gpu:
-	scripts/gpu_check.sh --only bench
+	scripts/bench/gpu_check.sh --only bench
 
 # The stock worker's venv (PyFlink + sentence-transformers + PyTorch).
 ref-venv:
-	scripts/ref_venv.sh
+	scripts/setup/ref_venv.sh
 
 # Every fuzz target for FUZZTIME each (default 5m).
 fuzz:
-	scripts/fuzz.sh $(FUZZTIME)
+	scripts/dev/fuzz.sh $(FUZZTIME)
 
 proto:
-	scripts/genproto.sh
+	scripts/dev/genproto.sh
 
 include devlab/devlab.mk

@@ -9,7 +9,7 @@
 #                       the main job through Flink's SQL client, output and pool
 #                       metrics checked, everything shut down
 #
-# In containers (podman from Debian; scripts/devlab_podman.py runs
+# In containers (podman from Debian; scripts/devlab/devlab_podman.py runs
 # devlab/docker-compose.yaml, devlab/README.md "Running it with podman"):
 #   make devlab-images          the images, from Debian packages and the
 #                               registries only (sizes printed)
@@ -32,22 +32,22 @@
 
 DEVLAB_PY ?= .cache/venv/bin/python
 
-# What the devlab scripts need; scripts/setup.sh (idempotent) only when
+# What the devlab scripts need; scripts/setup/setup.sh (idempotent) only when
 # something is missing, so that these targets work on a fresh clone.
 devlab-prereq: build
 	@$(DEVLAB_PY) -c 'import pyflink, yaml' 2>/dev/null \
 	  && test -f .cache/lib/libonnxruntime.so \
 	  && test -f .cache/models/all-MiniLM-L6-v2/manifest.json \
-	  || scripts/setup.sh
+	  || scripts/setup/setup.sh
 
 devlab-check: devlab-prereq
-	$(DEVLAB_PY) scripts/devlab_check.py
-	scripts/devlab_check_test.sh
+	$(DEVLAB_PY) scripts/devlab/devlab_check.py
+	scripts/devlab/devlab_check_test.sh
 
 devlab-local: devlab-prereq
-	$(DEVLAB_PY) scripts/devlab_local.py
+	$(DEVLAB_PY) scripts/devlab/devlab_local.py
 
-DEVLAB_PODMAN = $(DEVLAB_PY) scripts/devlab_podman.py
+DEVLAB_PODMAN = $(DEVLAB_PY) scripts/devlab/devlab_podman.py
 
 devlab-images: devlab-prereq
 	$(DEVLAB_PODMAN) images
@@ -78,4 +78,4 @@ devlab-container-test: devlab-prereq
 # devlab/k8s/flinkdeployment.yaml against the Flink Kubernetes Operator's CRD
 # schema (operator API jar from Maven Central, PyPI's jsonschema).
 devlab-k8s-validate: devlab-prereq
-	$(DEVLAB_PY) scripts/devlab_k8s_validate.py
+	$(DEVLAB_PY) scripts/devlab/devlab_k8s_validate.py

@@ -70,7 +70,7 @@ func TestGoldenInt8(t *testing.T) {
 	e := testEngine(t, "int8", EngineOptions{})
 	minCos, mean := int8Cosines(t, e, golden, 32)
 	t.Logf("int8 vs sentence-transformers fp32, %d texts: min cosine %.5f, mean cosine %.5f", len(golden), minCos, mean)
-	// The int8 variant is scripts/quantize.py's dynamic-int8-attn-rr (the
+	// The int8 variant is scripts/setup/quantize.py's dynamic-int8-attn-rr (the
 	// manifest pins its SHA-256). Measured with ONNX Runtime 1.24.1 on
 	// x86-64 (AMD EPYC, AVX2) over the 299 golden texts: min 0.99226 (the
 	// 2-token texts), mean 0.99797. 0.99 is the accuracy the variant

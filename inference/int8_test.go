@@ -40,7 +40,7 @@ func int8Cosines(t *testing.T, e *Engine, golden []goldenLine, batchSize int) (m
 }
 
 // TestGoldenInt8BGESmall: bge-small-en-v1.5's int8 variant (the same
-// scripts/quantize.py recipe as all-MiniLM-L6-v2's) against the fp32
+// scripts/setup/quantize.py recipe as all-MiniLM-L6-v2's) against the fp32
 // golden vectors, in batches of 8 sequences of neighbouring lengths.
 func TestGoldenInt8BGESmall(t *testing.T) {
 	golden := testfix.LoadGoldenFile(t, filepath.Join(testfix.Root(t), "inference", "testdata", "golden-bge-small.jsonl.gz"), 300)
@@ -54,7 +54,7 @@ func TestGoldenInt8BGESmall(t *testing.T) {
 	}
 }
 
-// TestGoldenInt8Fast: the int8-fast variants (scripts/quantize.py's
+// TestGoldenInt8Fast: the int8-fast variants (scripts/setup/quantize.py's
 // dynamic-int8-attn-ffn1-rr: the feed-forward input projection in int8
 // too) trade accuracy on the shortest texts for speed; their floors keep
 // them where they were measured (ONNX Runtime 1.24.1, AMD EPYC with AVX2:

@@ -97,7 +97,7 @@ func FindRuntimeLibrary(loc Locations, exe string) (string, error) {
 func findRuntimeLibrary(loc Locations, exe string, sysDirs []string) (string, error) {
 	nf := &NotFoundError{
 		What: "ONNX Runtime library (" + RuntimeLibName + ")",
-		Hint: "run make setup (scripts/fetch_artifacts.py installs it), or set " + EnvORTLib + " to the library file",
+		Hint: "run make setup (scripts/setup/fetch_artifacts.py installs it), or set " + EnvORTLib + " to the library file",
 	}
 	if p := loc.ORTLib; p != "" {
 		if err := isFile(p); err != nil {
@@ -132,7 +132,7 @@ func FindGPURuntimeLibrary(loc Locations, exe string) (string, error) {
 func findGPURuntimeLibrary(loc Locations, exe string, sysDirs []string) (string, error) {
 	nf := &NotFoundError{
 		What: "ONNX Runtime's GPU build (" + RuntimeLibName + " with " + ProvidersCUDALibName + " beside it)",
-		Hint: "run make setup-gpu (scripts/setup_gpu.py installs it into .cache/gpu/lib), or set " + EnvORTLib +
+		Hint: "run make setup-gpu (scripts/setup/setup_gpu.py installs it into .cache/gpu/lib), or set " + EnvORTLib +
 			" to the libonnxruntime.so of ONNX Runtime's GPU build (onnxruntime-gpu); or run with --device cpu",
 	}
 	if p := loc.ORTLib; p != "" {
@@ -223,7 +223,7 @@ func findModelDir(explicit string, loc Locations, exe string, sysRoots []string)
 	nf := &NotFoundError{
 		What:  "model " + name,
 		Tried: []string{"model flag (not given)", EnvModelDir + " (not set)"},
-		Hint:  "run make setup (scripts/fetch_artifacts.py installs the models), or set " + EnvModelDir + " to a folder holding " + ManifestFile,
+		Hint:  "run make setup (scripts/setup/fetch_artifacts.py installs the models), or set " + EnvModelDir + " to a folder holding " + ManifestFile,
 	}
 	return search(nf, loc.Home, exe, filepath.Join("models", name), sysRoots, name, isModelDir)
 }

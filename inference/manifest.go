@@ -70,7 +70,7 @@ type Manifest struct {
 	DefaultVariant string `json:"default_variant,omitempty"`
 	// Artifacts lists the model's files with their checksums and, for
 	// models installed by set-up, the registry artifact each comes from
-	// (scripts/fetch_artifacts.py installs them). Optional: a model folder
+	// (scripts/setup/fetch_artifacts.py installs them). Optional: a model folder
 	// put together by hand may list its files without a source, or none.
 	// When it lists any, the tokenizer and every variant must be listed.
 	Artifacts []Artifact `json:"artifacts"`
@@ -111,7 +111,7 @@ type Artifact struct {
 	// DerivedFrom, Tool and Recipe describe a file that set-up computes
 	// from another artifact instead of downloading it (e.g. a quantised
 	// variant): DerivedFrom is the input artifact's file, Tool the script
-	// (a path relative to the source tree, e.g. "scripts/quantize.py") and
+	// (a path relative to the source tree, e.g. "scripts/setup/quantize.py") and
 	// Recipe the tool's recipe name. The tool must be deterministic: SHA256
 	// pins its output. All three or none; a derived file has no Maven source.
 	DerivedFrom string `json:"derived_from,omitempty"`
@@ -322,7 +322,7 @@ func checkDerived(bad func(field, format string, args ...any), f string, a Artif
 		bad(f+".derived_from", "%q is derived itself; derive from a downloaded artifact", a.DerivedFrom)
 	}
 	if a.Tool == "" {
-		bad(f+".tool", "missing (the script that computes the file, relative to the source tree, e.g. scripts/quantize.py)")
+		bad(f+".tool", "missing (the script that computes the file, relative to the source tree, e.g. scripts/setup/quantize.py)")
 	} else if tool := filepath.ToSlash(a.Tool); strings.HasPrefix(tool, "/") || slices.Contains(strings.Split(tool, "/"), "..") {
 		bad(f+".tool", "%q is not a path inside the source tree", a.Tool)
 	}
@@ -374,7 +374,7 @@ func (m *Manifest) TokenizerPath() (string, error) {
 func (m *Manifest) existing(path, what string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("model %s %s: %w (run make setup, or scripts/fetch_artifacts.py)", m.Name, what, err)
+		return "", fmt.Errorf("model %s %s: %w (run make setup, or scripts/setup/fetch_artifacts.py)", m.Name, what, err)
 	}
 	if !st.Mode().IsRegular() {
 		return "", fmt.Errorf("model %s %s: %s is not a regular file", m.Name, what, path)
@@ -400,7 +400,7 @@ func (m *Manifest) VerifyChecksums() error {
 			hint := ""
 			if a.Derived() {
 				hint = fmt.Sprintf(" (computed by %s recipe %s from %s: run make setup to recompute it; if it still differs, "+
-					"the tool's pinned package versions in scripts/quant/requirements.txt are not the ones installed)", a.Tool, a.Recipe, a.DerivedFrom)
+					"the tool's pinned package versions in scripts/setup/quant/requirements.txt are not the ones installed)", a.Tool, a.Recipe, a.DerivedFrom)
 			}
 			errs = append(errs, fmt.Errorf("model %s: %s: SHA-256 %s, manifest says %s%s", m.Name, path, got, a.SHA256, hint))
 		}

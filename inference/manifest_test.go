@@ -99,7 +99,7 @@ func validManifest() map[string]any {
 // modify changes the artifact first.
 func addDerived(m map[string]any, modify func(a map[string]any)) {
 	a := map[string]any{"file": "q.onnx", "sha256": strings.Repeat("d", 64),
-		"derived_from": "model.onnx", "tool": "scripts/quantize.py", "recipe": "dynamic-int8"}
+		"derived_from": "model.onnx", "tool": "scripts/setup/quantize.py", "recipe": "dynamic-int8"}
 	if modify != nil {
 		modify(a)
 	}
@@ -166,7 +166,7 @@ func TestManifestValidation(t *testing.T) {
 		{"derived from a derived file", func(m map[string]any) {
 			addDerived(m, nil)
 			m["artifacts"] = append(m["artifacts"].([]any), map[string]any{"file": "q2.onnx", "sha256": strings.Repeat("e", 64),
-				"derived_from": "q.onnx", "tool": "scripts/quantize.py", "recipe": "r"})
+				"derived_from": "q.onnx", "tool": "scripts/setup/quantize.py", "recipe": "r"})
 		}, `field "artifacts[3].derived_from": "q.onnx" is derived itself`},
 		{"derived tool outside the tree", func(m map[string]any) { addDerived(m, func(a map[string]any) { a["tool"] = "../q.py" }) },
 			`field "artifacts[2].tool": "../q.py" is not a path inside the source tree`},
@@ -252,7 +252,7 @@ func TestVerifyChecksumsDerived(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = m.VerifyChecksums()
-	for _, want := range []string{"q.onnx: SHA-256 2d711642", "scripts/quantize.py recipe dynamic-int8 from model.onnx", "scripts/quant/requirements.txt"} {
+	for _, want := range []string{"q.onnx: SHA-256 2d711642", "scripts/setup/quantize.py recipe dynamic-int8 from model.onnx", "scripts/setup/quant/requirements.txt"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("VerifyChecksums: %v, want it to contain %q", err, want)
 		}

@@ -98,7 +98,7 @@ func compareGolden(t *testing.T, e *Engine, golden []goldenLine, batchSize int, 
 
 // TestGoldenBGESmall: bge-small-en-v1.5 (CLS pooling, 512 tokens) against
 // ONNX Runtime from Python with HF tokenizers' ids, one text at a time
-// (scripts/gen_golden_bge.py), in padded batches of 8.
+// (scripts/fixtures/gen_golden_bge.py), in padded batches of 8.
 func TestGoldenBGESmall(t *testing.T) {
 	golden := testfix.LoadGoldenFile(t, filepath.Join(testfix.Root(t), "inference", "testdata", "golden-bge-small.jsonl.gz"), 300)
 	e, m := dirEngine(t, installedModelDir(t, "bge-small-en-v1.5"), "", EngineOptions{})
@@ -154,7 +154,7 @@ func TestTokenizerBGESmall(t *testing.T) {
 	}
 }
 
-// tinyXLMRDir is the committed tiny XLM-R model (scripts/gen_tiny_xlmr.py).
+// tinyXLMRDir is the committed tiny XLM-R model (scripts/fixtures/gen_tiny_xlmr.py).
 func tinyXLMRDir(t testing.TB) string {
 	return filepath.Join(testfix.Root(t), "inference", "testdata", "models", "tiny-xlmr")
 }

@@ -70,7 +70,7 @@ func flinkValue(t *testing.T, col string, raw json.RawMessage) fn.Value {
 }
 
 // The team's templates.json renders, byte for byte, the texts the team's
-// own Python functions built (scripts/gen_existing_project_fixture.py ran
+// own Python functions built (scripts/fixtures/gen_existing_project_fixture.py ran
 // them on the same rows): Python's str() of each value, "None" for NULL.
 func TestExistingProjectTemplatesRenderTheTeamsTexts(t *testing.T) {
 	p := filepath.Join(existingProject, "templates.json")

@@ -136,7 +136,7 @@ func TestBinaryOnCUDAWithoutAGPU(t *testing.T) {
 		t.Skipf("make setup-gpu has not run: %v", err)
 	}
 	if _, err := os.Stat("/dev/nvidiactl"); err == nil {
-		t.Skip("this machine has an NVIDIA GPU: scripts/gpu_check.sh tests it")
+		t.Skip("this machine has an NVIDIA GPU: scripts/bench/gpu_check.sh tests it")
 	}
 	for _, args := range [][]string{{"embed", "--device", "cuda:0"}, {"serve", "--http", "127.0.0.1:0", "--device", "cuda:0"}} {
 		cmd := exec.Command(bin, args...)

@@ -14,7 +14,7 @@ import (
 	"github.com/flinkfn/flinkfn/internal/testfix"
 )
 
-// tinyXLMR is the committed tiny XLM-R model folder (scripts/gen_tiny_xlmr.py)
+// tinyXLMR is the committed tiny XLM-R model folder (scripts/fixtures/gen_tiny_xlmr.py)
 // with its manifest's pooling set to pooling: the folder itself for "cls",
 // else a folder of links to its files with an edited manifest.
 func tinyXLMR(t *testing.T, pooling inference.Pooling) string {

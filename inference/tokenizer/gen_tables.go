@@ -1,7 +1,7 @@
 //go:build ignore
 
 // gen_tables derives tables.go from testdata/hf-unicode.txt.gz, the per-code-point probe of
-// HuggingFace tokenizers written by scripts/gen_tokenizer_fixture.py (subcommand "unicode").
+// HuggingFace tokenizers written by scripts/fixtures/gen_tokenizer_fixture.py (subcommand "unicode").
 //
 // HF's BertNormalizer and BertPreTokenizer classify characters with the unicode_categories
 // crate (an old Unicode edition, whose "non-spacing mark" table also holds spacing marks), its

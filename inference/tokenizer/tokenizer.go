@@ -18,7 +18,7 @@
 //     "[UNK]", "[MASK]") in the raw text become those tokens; the text between them goes on.
 //  3. BertNormalizer(clean_text, handle_chinese_chars, strip_accents = null -> lowercase = true,
 //     lowercase), implemented here per character with tables probed from the HF library itself
-//     (see tables.go, gen_tables.go and scripts/gen_tokenizer_fixture.py).
+//     (see tables.go, gen_tables.go and scripts/fixtures/gen_tokenizer_fixture.py).
 //  4. BertPreTokenizer: split on whitespace, isolate each punctuation character.
 //  5. WordPiece (github.com/sugarme/tokenizer's model, with a whole-word vocabulary fast path).
 //  6. Truncation to MaxLen tokens including [CLS] and [SEP]; no padding. The truncation and

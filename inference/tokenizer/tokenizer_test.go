@@ -104,7 +104,7 @@ type fixtureRow struct {
 }
 
 // TestMatchesHuggingFace requires ids identical to HuggingFace tokenizers for every string of
-// the fixture written by scripts/gen_tokenizer_fixture.py (testdata/hf-ids.jsonl.gz, or the
+// the fixture written by scripts/fixtures/gen_tokenizer_fixture.py (testdata/hf-ids.jsonl.gz, or the
 // file named by $FLINKFN_TOKENIZER_FIXTURE).
 func TestMatchesHuggingFace(t *testing.T) {
 	tok := loadTokenizer(t, 0)

@@ -10,7 +10,7 @@ import (
 )
 
 // TestUnicodeTablesMatchHF checks every Unicode scalar value against the probe of HF tokenizers'
-// own components in testdata/hf-unicode.txt.gz (scripts/gen_tokenizer_fixture.py unicode):
+// own components in testdata/hf-unicode.txt.gz (scripts/fixtures/gen_tokenizer_fixture.py unicode):
 // clean_text, handle_chinese_chars, NFD (decomposition and whether the combining class is
 // non-zero), strip_accents, lowercase, and BertPreTokenizer's whitespace and punctuation.
 func TestUnicodeTablesMatchHF(t *testing.T) {

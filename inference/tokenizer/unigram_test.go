@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// xlmrJSON is the tiny XLM-R-style tokenizer (scripts/gen_xlmr_tokenizer.py).
+// xlmrJSON is the tiny XLM-R-style tokenizer (scripts/fixtures/gen_xlmr_tokenizer.py).
 var xlmrJSON = filepath.Join("..", "testdata", "models", "tiny-xlmr", "tokenizer.json")
 
 func loadXLMR(tb testing.TB, maxLen int) *Tokenizer {
@@ -38,7 +38,7 @@ type xlmrRow struct {
 	Variant string `json:"variant"`
 }
 
-// applyVariant is scripts/gen_xlmr_fixture.py's apply_variant: base with a variant's patch.
+// applyVariant is scripts/fixtures/gen_xlmr_fixture.py's apply_variant: base with a variant's patch.
 func applyVariant(tb testing.TB, base []byte, patch map[string]json.RawMessage) []byte {
 	tb.Helper()
 	var data map[string]any
@@ -70,7 +70,7 @@ func applyVariant(tb testing.TB, base []byte, patch map[string]json.RawMessage) 
 }
 
 // TestUnigramMatchesHuggingFace requires ids (and normalized text) identical to HuggingFace
-// tokenizers for every string of the fixture written by scripts/gen_xlmr_fixture.py
+// tokenizers for every string of the fixture written by scripts/fixtures/gen_xlmr_fixture.py
 // (testdata/hf-xlmr-ids.jsonl.gz, or the file named by $FLINKFN_XLMR_FIXTURE): the tiny XLM-R
 // tokenizer.json and, on a sample, its variants (other shapes of tokenizer.json).
 func TestUnigramMatchesHuggingFace(t *testing.T) {
@@ -386,7 +386,7 @@ func BenchmarkUnigramEncode(b *testing.B) {
 }
 
 // TestPrecompiledGraphemes checks the grapheme clusters HF's Precompiled sees against the
-// probe written by scripts/gen_xlmr_fixture.py --graphemes (testdata/hf-xlmr-graphemes.txt.gz,
+// probe written by scripts/fixtures/gen_xlmr_fixture.py --graphemes (testdata/hf-xlmr-graphemes.txt.gz,
 // or $FLINKFN_XLMR_GRAPHEMES): for every BMP character c, whether "\u00a0"+c normalizes to
 // what "\u00a0" alone does (c joined U+00A0's cluster, which became a space as a whole, or c
 // maps to nothing or a space).
@@ -429,7 +429,7 @@ func TestPrecompiledGraphemes(t *testing.T) {
 
 // TestPrecompiledCharacters normalizes every character alone and compares with HF's
 // normalizer (testdata/hf-xlmr-chars.txt.gz or $FLINKFN_XLMR_CHARS, written by
-// scripts/gen_xlmr_fixture.py --chars: the characters it changes, with what they become).
+// scripts/fixtures/gen_xlmr_fixture.py --chars: the characters it changes, with what they become).
 func TestPrecompiledCharacters(t *testing.T) {
 	tok := loadXLMR(t, 0)
 	path := os.Getenv("FLINKFN_XLMR_CHARS")

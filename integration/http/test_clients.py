@@ -3,7 +3,7 @@ a running `flinkfn serve`, vectors compared with sentence-transformers'
 (inference/testdata/golden-minilm.jsonl.gz).
 
 Run with `make test-http-clients` (the binary from `make build`, the SDK from
-scripts/setup.sh's .cache/venv-openai). Environment: FLINKFN_BIN (default
+scripts/setup/setup.sh's .cache/venv-openai). Environment: FLINKFN_BIN (default
 .cache/bin/flinkfn), FLINKFN_HOME (default .cache).
 """
 

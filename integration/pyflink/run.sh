@@ -29,7 +29,7 @@ if [ "${FLINKFN_BUILD:-0}" = 1 ]; then
   (cd "$ROOT" && go build -o "$FLINKFN_BIN" ./cmd/flinkfn) || exit 1
 fi
 if ! "$PY" -c 'import pyflink, pytest' 2>/dev/null; then
-  echo "run.sh: $PY cannot import pyflink and pytest (run scripts/setup.sh)" >&2
+  echo "run.sh: $PY cannot import pyflink and pytest (run scripts/setup/setup.sh)" >&2
   exit 1
 fi
 

@@ -123,7 +123,7 @@ def udfs_zip(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def stock(udfs_zip):
-    assert VENV_PYTHON.exists(), "no venv python at %s (run scripts/setup.sh)" % VENV_PYTHON
+    assert VENV_PYTHON.exists(), "no venv python at %s (run scripts/setup/setup.sh)" % VENV_PYTHON
     half = _run_half("stock", STOCK_WRAPPER, udfs_zip)
     assert half["results"] is not None, "stock half produced no results (rc=%s):\n%s" % (
         half["rc"], _tail(half["log"]))

@@ -22,7 +22,7 @@ The job runs three ways, each one Flink job for both functions:
 
 and each must give one row per input row with the vectors the team's own
 Python gives (expected.jsonl.gz, written by
-scripts/gen_existing_project_fixture.py with the reference venv; cosine
+scripts/fixtures/gen_existing_project_fixture.py with the reference venv; cosine
 >= 0.99999). flinkfn served every function: the venv running the job has no
 sentence-transformers (any function run by Python fails the job with
 ModuleNotFoundError), and flinkfn appended its pid to FLINKFN_MARKER_FILE.

@@ -1,6 +1,6 @@
 // Package testfix gives tests the repository's fixtures: the .cache folder
 // where set-up installs ONNX Runtime and the models, and the golden
-// embeddings written by scripts/gen_golden.py from sentence-transformers.
+// embeddings written by scripts/fixtures/gen_golden.py from sentence-transformers.
 // Missing fixtures fail the test (a skipped proof is no proof).
 package testfix
 

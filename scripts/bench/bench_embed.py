@@ -2,25 +2,25 @@
 """Embedding benchmark: the stock PyFlink worker vs flinkfn on the demo's job.
 
     make bench
-    .cache/venv/bin/python scripts/bench_embed.py [--accountholders 1000] [--transactions 10000]
+    .cache/venv/bin/python scripts/bench/bench_embed.py [--accountholders 1000] [--transactions 10000]
         [--cases stock,fp32,int8,engine,slots6-stock,slots6-process,slots6-pool] [--repeat 1]
         [--parallelism 2] [--slots6-accountholders 600] [--slots6-transactions 6000] [--no-write]
 
 Only the 6-slot comparison (no Makefile; writes only its own section):
 
-    .cache/venv/bin/python scripts/bench_embed.py --cases slots6-stock,slots6-process,slots6-pool
-    .cache/venv/bin/python scripts/bench_embed.py --cases slots6          (the same three)
+    .cache/venv/bin/python scripts/bench/bench_embed.py --cases slots6-stock,slots6-process,slots6-pool
+    .cache/venv/bin/python scripts/bench/bench_embed.py --cases slots6          (the same three)
 
 Two parts, each with its own section of BENCHMARKS.md; `make bench` runs
 both (all cases are the default).
 
-The job is the demo's (scripts/demo.py): one statement set in batch mode on
+The job is the demo's (scripts/devlab/demo.py): one statement set in batch mode on
 PyFlink's local MiniCluster, ``_python_worker_execution_mode=process``,
 
     INSERT INTO ah_embeddings  SELECT account_id, ah_embed(...) FROM accountholders
     INSERT INTO txn_embeddings SELECT txn_id, account_id, txn_embed(...) FROM transactions
 
-over the deterministic sample data of scripts/gen_sample_data.py (JSON lines
+over the deterministic sample data of scripts/fixtures/gen_sample_data.py (JSON lines
 in, JSON lines out), with the functions declared exactly as for the stock
 worker (``CREATE TEMPORARY FUNCTION ah_embed AS 'udfs.ah_embed_udf.ah_embed'
 LANGUAGE PYTHON``). Cases, each job in a fresh driver interpreter (its own
@@ -43,7 +43,7 @@ at parallelism 6 on one TaskManager with 6 slots (taskmanager.numberOfTaskSlots
 minutes on 2 cores; --accountholders / --transactions, where given, set both
 parts' sizes unless --slots6-* do), the same data for the three cases. The
 input is split into 4 files per slot per table (a folder per table;
-scripts/embed_job.py takes the folders): the filesystem source makes a split
+scripts/main_job.py takes the folders): the filesystem source makes a split
 of each file and hands them out on demand, and python.fn-execution.bundle.size
 = 100 (--slots6-bundle-size) makes a source subtask wait for its Python worker
 every 100 rows, so the files spread over all 6 source subtasks and the Python
@@ -77,12 +77,12 @@ slots: pool vs PROCESS vs stock" with the goals pool RSS <= 25 % of the stock
 workers' total and pool rows/s >= PROCESS mode's.
 
 Managed memory: every job sets taskmanager.memory.managed.size = parallelism
-x 640m (scripts/embed_job.py; --managed-per-slot): flinkfn in PROCESS mode
+x 640m (scripts/main_job.py; --managed-per-slot): flinkfn in PROCESS mode
 enforces its budget, the slot's managed memory for Python, which must hold
 framework + buffer + the model; the MiniCluster's default (128m in all) does
 not. The pool gets the same total as its --memory-limit.
 
-While a job runs, /proc is sampled every 0.1 s (scripts/bench_harness.py's
+While a job runs, /proc is sampled every 0.1 s (scripts/bench/bench_harness.py's
 Monitor): the worker processes are the driver's descendants whose cmdline
 contains ``pyflink.fn_execution.beam.beam_boot``; the ``java`` descendant is
 the MiniCluster JVM. Reported: wall time from submitting the statement set to
@@ -111,21 +111,20 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: flinkfn_scripts, main_job
 
 import bench_harness  # noqa: E402  (Monitor, /proc helpers, write_section)
-import embed_job  # noqa: E402  (the job's SQL, shared with demo.py)
+import flinkfn_scripts as fs  # noqa: E402
+import main_job  # noqa: E402  (the job's SQL, shared with devlab/demo.py)
+
+REPO = Path(fs.ROOT)
 
 SECTION = "## Embeddings (ah_embed / txn_embed)"
 DEFAULT_PYTHON = REPO / ".cache" / "venv" / "bin" / "python"
@@ -149,12 +148,11 @@ COS_FP32 = 0.99999            # fp32 vs the reference: min cosine
 COS_INT8 = (0.95, 0.98)       # int8 vs the reference: min, mean (as inference/engine_test.go)
 
 
-def log(msg):
-    print("[bench-embed] " + msg, file=sys.stderr, flush=True)
+log = fs.logger("bench-embed", sys.stderr)
 
 
 # ---------------------------------------------------------------------------
-# Driver: one job inside a fresh interpreter (same SQL as scripts/demo.py).
+# Driver: one job inside a fresh interpreter (same SQL as scripts/devlab/demo.py).
 
 def driver(args):
     os.environ["_python_worker_execution_mode"] = "process"
@@ -176,7 +174,7 @@ def driver(args):
         conf.set(k, v)
     data = args.data
     out_ah, out_tx = os.path.join(args.job_out, "accountholders"), os.path.join(args.job_out, "transactions")
-    stmts = embed_job.statement_set(t_env, data, out_ah, out_tx, ah_path=args.ah_path, tx_path=args.tx_path)
+    stmts = main_job.statement_set(t_env, data, out_ah, out_tx, ah_path=args.ah_path, tx_path=args.tx_path)
     print("BENCH_START %.6f" % time.time(), flush=True)
     stmts.execute().wait()
     print("BENCH_END %.6f" % time.time(), flush=True)
@@ -187,14 +185,14 @@ def driver(args):
 # Data, rendering, output checks.
 
 def ensure_data(py, n_ah, n_tx):
-    data = REPO / ".cache" / "demo" / "data" / f"{n_ah}-{n_tx}"  # shared with scripts/demo.py
+    data = REPO / ".cache" / "demo" / "data" / f"{n_ah}-{n_tx}"  # shared with scripts/devlab/demo.py
     if not (data / "transactions.jsonl").exists():
-        subprocess.run([str(py), str(REPO / "scripts" / "gen_sample_data.py"), "--out", str(data),
+        subprocess.run([str(py), str(REPO / "scripts" / "fixtures" / "gen_sample_data.py"), "--out", str(data),
                         "--accountholders", str(n_ah), "--transactions", str(n_tx)], check=True)
     return data
 
 
-def typed_ah(r):  # the values the UDF receives (as scripts/gen_golden.py)
+def typed_ah(r):  # the values the UDF receives (as scripts/fixtures/gen_golden.py)
     dob = r["date_of_birth"]
     return (r["name"], r["address"], r["city"], r["country"], r["nationality"], r["occupation"], r["segment"],
             datetime.date.fromisoformat(dob) if dob else None)
@@ -379,50 +377,6 @@ class EmbedMonitor(bench_harness.Monitor):
 # ---------------------------------------------------------------------------
 # The flinkfn pool of case slots6-pool.
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    """(status, body); status 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError):
-        return 0, ""
-
-
-def parse_metrics(text):
-    """Prometheus text -> [(name, {label: value}, float)]."""
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)', line)
-        if not m:
-            continue
-        labels = dict(re.findall(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        try:
-            out.append((m.group(1), labels, float(m.group(3))))
-        except ValueError:
-            pass
-    return out
-
-
-def metric(metrics, name, agg=sum):
-    vals = [v for n, _, v in metrics if n == name]
-    return agg(vals) if vals else None
-
-
-def metric_by(metrics, name, label):
-    return {lab.get(label, ""): v for n, lab, v in metrics if n == name}
-
-
 class Pool:
     """`flinkfn pool` on a unix socket with /readyz and /metrics on a free
     loopback port, started before a job and stopped (SIGTERM) after it."""
@@ -431,7 +385,7 @@ class Pool:
         d = work if len(os.path.join(work, "pool-0000000.sock")) < 100 else tempfile.mkdtemp(prefix="ffpool-")
         self.sock = os.path.join(d, "pool-%d.sock" % os.getpid())
         self.address = "unix://" + self.sock
-        self.http = "127.0.0.1:%d" % free_port()
+        self.http = "127.0.0.1:%d" % fs.free_port()
         self.log_path = os.path.join(work, "pool.log")
         self.cmd = [str(args.flinkfn), "pool", "--listen", self.address, "--http", self.http,
                     "--memory-limit", memory_limit]
@@ -448,28 +402,23 @@ class Pool:
         with open(self.log_path, "wb") as logf:
             self.proc = subprocess.Popen(self.cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env=env, cwd=str(REPO), start_new_session=True)
-        while True:
-            status, _ = http_get("http://%s/readyz" % self.http, timeout=2)
-            if status == 200:
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("flinkfn pool exited (%s) before it was ready:\n%s" % (
-                    self.proc.returncode, self.log_tail()))
-            if time.time() - t0 > timeout:
+        try:
+            fs.wait_ready("http://%s/readyz" % self.http, self.proc, timeout, what="flinkfn pool")
+        except RuntimeError as e:
+            if self.proc.poll() is None:
                 self.stop()
-                raise RuntimeError("flinkfn pool not ready after %d s:\n%s" % (timeout, self.log_tail()))
-            time.sleep(0.2)
+            raise RuntimeError("%s:\n%s" % (e, self.log_tail())) from None
         self.ready_s = time.time() - t0
         self.before = self.metrics()
-        self.load_s = metric(self.before, "flinkfn_model_load_seconds", max)
+        self.load_s = fs.metric(self.before, "flinkfn_model_load_seconds", max)
         log("  pool pid %d ready in %.1f s (model load + warm-up %s s), %s, metrics http://%s/metrics" % (
             self.proc.pid, self.ready_s, _f(self.load_s, ".2f"), self.address, self.http))
 
     def metrics(self):
-        status, body = http_get("http://%s/metrics" % self.http, timeout=10)
+        status, body = fs.http_get("http://%s/metrics" % self.http, timeout=10)
         if status != 200:
             raise RuntimeError("flinkfn pool: GET /metrics answered %s" % status)
-        return parse_metrics(body)
+        return fs.parse_metrics(body)
 
     def hwm_kb(self):
         return bench_harness._status_kb(self.proc.pid, "VmHWM") if self.proc else None
@@ -517,7 +466,7 @@ def run_job(args, case, data, out, expected, split=None):
     for slots6-pool). split: the folder with the input split in files
     (6-slot cases)."""
     spec = case_spec(args, case)
-    managed = embed_job.managed_memory_size(spec["parallelism"], args.managed_per_slot)
+    managed = main_job.managed_memory_size(spec["parallelism"], args.managed_per_slot)
     cmd = [str(args.python), str(Path(__file__).resolve()), "--driver", "--executable", spec["executable"],
            "--data", str(data), "--job-out", out, "--parallelism", str(spec["parallelism"]), "--managed", managed]
     if split is not None:
@@ -656,16 +605,16 @@ def check_pool(res, pool, expected):
     """The pool served the job: sessions for every slot, one model load, all rows."""
     after = pool.metrics()
     b = pool.before
-    sessions = (metric(after, "flinkfn_sessions_started_total") or 0) - (metric(b, "flinkfn_sessions_started_total") or 0)
-    loads = metric(after, "flinkfn_model_loads_total") or 0
-    rows_after = metric_by(after, "flinkfn_rows_total", "function")
-    rows_before = metric_by(b, "flinkfn_rows_total", "function")
+    sessions = (fs.metric(after, "flinkfn_sessions_started_total") or 0) - (fs.metric(b, "flinkfn_sessions_started_total") or 0)
+    loads = fs.metric(after, "flinkfn_model_loads_total") or 0
+    rows_after = fs.metric_by(after, "flinkfn_rows_total", "function")
+    rows_before = fs.metric_by(b, "flinkfn_rows_total", "function")
     by_fn = {k: int(v - rows_before.get(k, 0)) for k, v in rows_after.items() if v - rows_before.get(k, 0)}
-    refused = metric(after, "flinkfn_sessions_refused_total") or 0
+    refused = fs.metric(after, "flinkfn_sessions_refused_total") or 0
     res.update({"pool_sessions": int(sessions), "pool_model_loads": int(loads), "pool_rows": sum(by_fn.values()),
                 "pool_rows_by_function": by_fn, "pool_sessions_refused": int(refused),
-                "pool_memory_used_mib": (metric(after, "flinkfn_memory_used_bytes") or 0) / 2 ** 20,
-                "pool_memory_limit_mib": (metric(after, "flinkfn_memory_limit_bytes") or 0) / 2 ** 20})
+                "pool_memory_used_mib": (fs.metric(after, "flinkfn_memory_used_bytes") or 0) / 2 ** 20,
+                "pool_memory_limit_mib": (fs.metric(after, "flinkfn_memory_limit_bytes") or 0) / 2 ** 20})
     problems = []
     if sessions < SLOTS6:
         problems.append("flinkfn_sessions_started_total rose by %d, want >= %d" % (sessions, SLOTS6))
@@ -849,8 +798,8 @@ def run_facts(args, ver, started, took, load, n_ah, n_tx, checks):
 def render(args, ver, jobs, engine, checks, started, elapsed, load):
     L = [SECTION, ""]
     L.append(
-        "The demo's job (scripts/demo.py): `ah_embed` over the account holders and `txn_embed` over the "
-        "transactions of scripts/gen_sample_data.py, one statement set, Flink SQL in batch mode on PyFlink's "
+        "The demo's job (scripts/devlab/demo.py): `ah_embed` over the account holders and `txn_embed` over the "
+        "transactions of scripts/fixtures/gen_sample_data.py, one statement set, Flink SQL in batch mode on PyFlink's "
         "local MiniCluster, parallelism %d, `_python_worker_execution_mode=process`, "
         "`taskmanager.memory.managed.size` = %s (flinkfn's budget per slot in PROCESS mode), JSON lines in and "
         "out, default bundle settings; the functions declared as for the stock worker (`CREATE TEMPORARY FUNCTION "
@@ -955,7 +904,7 @@ def render6(args, ver, jobs, checks, started, elapsed, load):
     """The section SECTION6: the 6-slot comparison."""
     L = [SECTION6, ""]
     L.append(
-        "The job of the section above (scripts/demo.py's: `ah_embed` over the account holders, `txn_embed` over "
+        "The job of the section above (scripts/devlab/demo.py's: `ah_embed` over the account holders, `txn_embed` over "
         "the transactions, one statement set, Flink SQL in batch mode, `_python_worker_execution_mode=process`) "
         "at parallelism %d on PyFlink's local MiniCluster: one TaskManager with %d slots "
         "(`taskmanager.numberOfTaskSlots`), `taskmanager.memory.managed.size` = %d × %dm (flinkfn's budget in "
@@ -1123,7 +1072,7 @@ def main(argv=None):
                    help="6-slot cases: account holders (default: --accountholders where given, else 600)")
     p.add_argument("--slots6-transactions", type=int, default=None,
                    help="6-slot cases: transactions (default: --transactions where given, else 6,000)")
-    p.add_argument("--managed-per-slot", type=int, default=embed_job.MANAGED_PER_SLOT_MIB,
+    p.add_argument("--managed-per-slot", type=int, default=main_job.MANAGED_PER_SLOT_MIB,
                    help="MiB of managed memory per slot: taskmanager.memory.managed.size = parallelism x this "
                         "(every job; the pool's --memory-limit = %d x this)" % SLOTS6)
     p.add_argument("--slots6-bundle-size", type=int, default=100,
@@ -1159,7 +1108,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.driver:
         if not args.managed:
-            args.managed = embed_job.managed_memory_size(args.parallelism)
+            args.managed = main_job.managed_memory_size(args.parallelism)
         return driver(args)
 
     # The 6-slot part's data is smaller by default (its stock case runs 6
@@ -1187,7 +1136,7 @@ def main(argv=None):
     args.engine_variants = [x for x in args.engine_variants.split(",") if x]
     args.python, args.ref_python, args.flinkfn = Path(args.python), Path(args.ref_python), Path(args.flinkfn)
     py_rel = os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else "python3"
-    args.command_line = " ".join([py_rel, "scripts/bench_embed.py"] + (argv if argv is not None else sys.argv[1:]))
+    args.command_line = " ".join([py_rel, "scripts/bench/bench_embed.py"] + (argv if argv is not None else sys.argv[1:]))
     args.command_md = "`%s`" % args.command_line
     if os.environ.get("BENCH_VIA_MAKE"):
         args.command_md = "`make bench` (runs `%s`)" % args.command_line

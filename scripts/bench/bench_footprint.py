@@ -1,7 +1,7 @@
 """Model footprint and `flinkfn embed` throughput by batch token budget.
 
     make bench-footprint          (writes the "Model footprint" section of BENCHMARKS.md)
-    .cache/venv/bin/python scripts/bench_footprint.py --no-write
+    .cache/venv/bin/python scripts/bench/bench_footprint.py --no-write
 
 For each variant (fp32, int8) it starts `flinkfn pool` and reads the footprint
 the pool reserves for the model (the "embedding model ready" log line: peak
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 import bench_harness  # noqa: E402  (write_section)
 
@@ -87,7 +87,7 @@ def main():
             print(rows[-1], flush=True)
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     L = [SECTION, "",
-         "- Command: `make bench-footprint` (scripts/bench_footprint.py)",
+         "- Command: `make bench-footprint` (scripts/bench/bench_footprint.py)",
          "- Date: %s; load average %.1f before; %d cores; flinkfn commit %s" % (
              started.strftime("%Y-%m-%d %H:%M UTC"), load, os.cpu_count(), commit),
          "- Footprint: what `flinkfn pool` reserves for the model (peak RSS across load and a warm-up on the "

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Raw ONNX Runtime from Python on the same texts as `flinkfn embed`: rows/s.
 
-    python3 scripts/bench_gpu_ort.py --model-dir .cache/models/all-MiniLM-L6-v2 --texts FILE [--provider cuda|cpu] [--json]
+    python3 scripts/bench/bench_gpu_ort.py --model-dir .cache/models/all-MiniLM-L6-v2 --texts FILE [--provider cuda|cpu] [--json]
 
-The baseline scripts/gpu_check.py compares `flinkfn embed --device cuda:0`
+The baseline scripts/bench/gpu_check.py compares `flinkfn embed --device cuda:0`
 with: the token ids come from `flinkfn tokenize` (the same ids the engine
 runs, computed before the clock starts: the baseline's time is the model's
 alone), batches of --batch texts sorted by length (the fastest a plain
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main():

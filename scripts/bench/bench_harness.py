@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Harness benchmark: identity UDFs on the stock Python worker vs flinkfn.
 
-    .cache/venv/bin/python scripts/bench_harness.py [--rows 5000000] [--repeat 2] [--no-write]
+    .cache/venv/bin/python scripts/bench/bench_harness.py [--rows 5000000] [--repeat 2] [--no-write]
 
 For each case it starts a fresh PyFlink driver (its own gateway JVM and
 local MiniCluster; parallelism 1; ``_python_worker_execution_mode=process``
@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PYTHON = REPO / ".cache" / "venv" / "bin" / "python"
 DEFAULT_FLINKFN = REPO / ".cache" / "bin" / "flinkfn"
 SECTION = "## Harness (identity UDFs)"
@@ -492,7 +492,7 @@ def main(argv=None):
     args.udfs = [u for u in args.udfs.split(",") if u]
     workers = [w for w in args.workers.split(",") if w]
     py_rel = os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else "python3"
-    args.command_line = " ".join([py_rel, "scripts/bench_harness.py"]
+    args.command_line = " ".join([py_rel, "scripts/bench/bench_harness.py"]
                                  + (argv if argv is not None else sys.argv[1:]))
     args.command_md = "`%s`" % args.command_line
     if os.environ.get("BENCH_VIA_MAKE"):  # set by the Makefile target

@@ -1,10 +1,10 @@
 """Embedding API under load: `flinkfn serve` at 1/16/64 concurrent clients,
 side by side with `flinkfn embed` alone on the same texts and with a
-gunicorn + sentence-transformers API (scripts/st_api.py, preloaded model, the
+gunicorn + sentence-transformers API (scripts/bench/st_api.py, preloaded model, the
 users' own kind of service; needs `make ref-venv`).
 
     make bench-http                 (writes the "HTTP API" section of BENCHMARKS.md)
-    python3 scripts/bench_http.py --no-write --rows 512
+    python3 scripts/bench/bench_http.py --no-write --rows 512
 
 A benchmark, not a test. The load generator is this script: threads with
 keep-alive connections over loopback, each posting `--batch` texts per
@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 import bench_harness  # noqa: E402  (write_section)
 
@@ -200,7 +200,7 @@ def main():
     p.add_argument("--clients", default="1,16,64")
     p.add_argument("--timeout", type=int, default=300, help="seconds per level at most")
     p.add_argument("--gunicorn", default=str(REPO / ".cache" / "ref-venv" / "bin" / "gunicorn"),
-                   help="the baseline's gunicorn (scripts/st_api.py; \"\" skips it)")
+                   help="the baseline's gunicorn (scripts/bench/st_api.py; \"\" skips it)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
     p.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -219,7 +219,7 @@ def main():
         genv = dict(env, ST_THREADS="1")
         servers.append(("gunicorn + sentence-transformers (`--preload -w %d`)" % a.workers,
                         lambda port: [a.gunicorn, "--preload", "-w", str(a.workers), "-b", "127.0.0.1:%d" % port, "--timeout", "600",
-                                      "--chdir", str(REPO / "scripts"), "st_api:app"], "/health", genv))
+                                      "--chdir", str(REPO / "scripts" / "bench"), "st_api:app"], "/health", genv))
     elif a.gunicorn:
         print("no %s: run `make ref-venv` for the gunicorn baseline" % a.gunicorn, flush=True)
     results = []
@@ -242,7 +242,7 @@ def main():
     print("load average after: %.1f %.1f %.1f" % load_after, flush=True)
 
     L = [SECTION, "",
-         "`make bench-http` (scripts/bench_http.py: %d texts per level, %d texts per `POST /embed`, keep-alive "
+         "`make bench-http` (scripts/bench/bench_http.py: %d texts per level, %d texts per `POST /embed`, keep-alive "
          "clients over loopback; `flinkfn serve` fp32 all-MiniLM-L6-v2 with its defaults: 16 requests in the "
          "batcher, 32-row batches of at most 1,024 tokens). %s; load average %.1f before, %.1f after "
          "(2 cores shared with other work: absolute numbers are low and noisy, the ratios are the point)." % (

@@ -2,7 +2,7 @@
 """Model variants side by side: accuracy against fp32, rows/s and footprint.
 
     make bench-models             (writes the "Model variants" section of BENCHMARKS.md)
-    .cache/venv/bin/python scripts/bench_models.py [--models all-MiniLM-L6-v2,...] [--texts 1000]
+    .cache/venv/bin/python scripts/bench/bench_models.py [--models all-MiniLM-L6-v2,...] [--texts 1000]
         [--rounds 3] [--max-load 2.5] [--wait 600] [--no-write]
 
 For every installed model (.cache/models/<name>, the manifests under
@@ -11,7 +11,7 @@ inference/models) and each of its variants, through the real binary
 
 - accuracy: `flinkfn embed --variant V` over the model's golden texts
   (inference/testdata/golden-*.jsonl.gz) and the multilingual/odd texts of
-  scripts/quant/eval-texts.txt; cosine of each vector to the fp32 variant's
+  scripts/setup/quant/eval-texts.txt; cosine of each vector to the fp32 variant's
   (same binary, same texts): worst and mean per set;
 - rows/s: `flinkfn embed --variant V` over those texts repeated to --texts
   lines, the variants alternating (A B, then B A, ...) for --rounds rounds,
@@ -43,14 +43,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 import bench_footprint  # noqa: E402  (footprint: the pool's "embedding model ready" line)
 import bench_harness  # noqa: E402  (write_section)
 
 SECTION = "## Model variants: int8 accuracy and speed"
 GOLDEN = {"all-MiniLM-L6-v2": "golden-minilm.jsonl.gz", "bge-small-en-v1.5": "golden-bge-small.jsonl.gz"}
-ODD = REPO / "scripts" / "quant" / "eval-texts.txt"
+ODD = REPO / "scripts" / "setup" / "quant" / "eval-texts.txt"
 
 
 def one_line(t):
@@ -150,11 +150,11 @@ def main():
     load1 = os.getloadavg()[0]
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     L = [SECTION, "",
-         "- Command: `make bench-models` (scripts/bench_models.py%s)" % "".join(" " + a for a in sys.argv[1:] if a != "--no-write"),
+         "- Command: `make bench-models` (scripts/bench/bench_models.py%s)" % "".join(" " + a for a in sys.argv[1:] if a != "--no-write"),
          "- Date: %s; load average %.1f before, %.1f after; %d cores; flinkfn commit %s" % (
              started.strftime("%Y-%m-%d %H:%M UTC"), load0, load1, os.cpu_count(), commit),
          "- Cosine to the same binary's fp32 vectors over the model's golden texts and the %d multilingual/odd "
-         "texts of scripts/quant/eval-texts.txt. rows/s: `flinkfn embed` over %d of those texts (default batcher "
+         "texts of scripts/setup/quant/eval-texts.txt. rows/s: `flinkfn embed` over %d of those texts (default batcher "
          "limits), variants alternating, median of %d rounds (× fp32: median and range of the per-round ratios), the model's load and warm-up (the fastest "
          "empty-input run) taken out. Footprint: what `flinkfn pool --variant V` reserves for the model." % (len(odd), args.texts, args.rounds),
          "",

@@ -3,12 +3,12 @@
 txn_embed declared pandas-style, on the stock worker and on flinkfn.
 
     make bench-pandas
-    .cache/venv/bin/python scripts/bench_pandas.py [--accountholders 300] [--transactions 3000]
+    .cache/venv/bin/python scripts/bench/bench_pandas.py [--accountholders 300] [--transactions 3000]
         [--cases stock-pandas,flinkfn-pandas,flinkfn-row] [--arrow-batch-size 1000] [--no-write]
 
-The job is scripts/embed_job.py's statement set (PyFlink's local
+The job is scripts/main_job.py's statement set (PyFlink's local
 MiniCluster, batch mode, parallelism 2, _python_worker_execution_mode =
-process, the sample data of scripts/gen_sample_data.py) with the functions
+process, the sample data of scripts/fixtures/gen_sample_data.py) with the functions
 declared
 
   stock-pandas    (a) CREATE TEMPORARY FUNCTION ah_embed AS 'udfs.ah_embed_udf.ah_embed_pandas'
@@ -21,7 +21,7 @@ declared
 Each case runs in a fresh driver interpreter; the measured time is the
 job's execution (from submission to the end, model loads included), rows/s
 = input rows / that time; worker peak RSS = the largest sum of the worker
-processes' VmRSS at one 0.1 s sample (scripts/bench_embed.py's monitor).
+processes' VmRSS at one 0.1 s sample (scripts/bench/bench_embed.py's monitor).
 Every output is checked (one row per input row, 384 floats, NULL where the
 text is NULL) and the cases' vectors are compared with each other (cosine).
 Writes the "Pandas (Arrow) embedding functions" section of BENCHMARKS.md.
@@ -37,12 +37,12 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import bench_embed  # noqa: E402  (data, rendering, output checks, the /proc monitor)
 import bench_harness  # noqa: E402
-import embed_job  # noqa: E402
+import main_job  # noqa: E402
 
 SECTION = "## Pandas (Arrow) embedding functions"
 CASES = {
@@ -68,10 +68,10 @@ def driver(a):
     conf.set("parallelism.default", str(a.parallelism))
     conf.set("restart-strategy.type", "none")
     conf.set("taskmanager.numberOfTaskSlots", str(a.parallelism))
-    conf.set("taskmanager.memory.managed.size", embed_job.managed_memory_size(a.parallelism))
+    conf.set("taskmanager.memory.managed.size", main_job.managed_memory_size(a.parallelism))
     conf.set("python.fn-execution.arrow.batch.size", str(a.arrow_batch_size))
     out_ah, out_tx = os.path.join(a.job_out, "accountholders"), os.path.join(a.job_out, "transactions")
-    stmts = embed_job.statement_set(t_env, a.data, out_ah, out_tx)
+    stmts = main_job.statement_set(t_env, a.data, out_ah, out_tx)
     if a.pandas:
         # The same job with the functions declared pandas-style: the DDL's
         # later CREATE replaces the row-at-a-time declaration.
@@ -86,7 +86,7 @@ def driver(a):
 
 
 def _inserts(t_env):
-    """embed_job's two INSERTs on a new statement set (the functions as now declared)."""
+    """main_job's two INSERTs on a new statement set (the functions as now declared)."""
     stmts = t_env.create_statement_set()
     stmts.add_insert_sql("""
         INSERT INTO ah_embeddings
@@ -153,7 +153,7 @@ def run_case(args, case, data, expected):
 
 def render(args, results, cos, load_before, load_after, started, commit):
     L = [SECTION, "",
-         "- Command: `make bench-pandas` (scripts/bench_pandas.py%s)" % (
+         "- Command: `make bench-pandas` (scripts/bench/bench_pandas.py%s)" % (
              "" if args.accountholders == 300 and args.transactions == 3000 else
              " --accountholders %d --transactions %d" % (args.accountholders, args.transactions)),
          "- Date: %s; load average %.2f before, %.2f after (the 2 cores are shared: the numbers move with it); "

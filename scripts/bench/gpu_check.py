@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The GPU checks scripts/gpu_check.sh runs on a machine with an NVIDIA GPU.
+"""The GPU checks scripts/bench/gpu_check.sh runs on a machine with an NVIDIA GPU.
 
-    python3 scripts/gpu_check.py [--bin .cache/bin/flinkfn] [--models M ...] [--only vectors,memory,oom,bench]
+    python3 scripts/bench/gpu_check.py [--bin .cache/bin/flinkfn] [--models M ...] [--only vectors,memory,oom,bench]
 
 Standard library only (the device's python3 has no project venv). Each
 check prints one line starting with PASS, FAIL or INFO and the numbers; the
@@ -20,7 +20,7 @@ exit status is 1 when any check failed.
            request gets 507 out_of_memory naming --gpu-memory-fraction,
            /readyz stays 200 and a one-text request is answered.
   bench    rows/s of `flinkfn embed --device cuda:0` vs raw ONNX Runtime
-           CUDA from Python (scripts/bench_gpu_ort.py) on the same texts.
+           CUDA from Python (scripts/bench/bench_gpu_ort.py) on the same texts.
 """
 
 import argparse
@@ -37,7 +37,7 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAILED = []
 
 
@@ -240,7 +240,7 @@ def check_bench(bin_, models, outdir):
         t0 = time.time()
         embed(bin_, texts, "--model", m, "--device", "cuda:0", "--batch", "1024")
         ours = len(texts) / (time.time() - t0)
-        p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench_gpu_ort.py"), "--model-dir", mdir,
+        p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench", "bench_gpu_ort.py"), "--model-dir", mdir,
                             "--texts", path, "--provider", "cuda", "--json", "--bin", bin_], capture_output=True, text=True)
         if p.returncode != 0:
             report(None, f"bench {m}", f"flinkfn embed cuda:0 {ours:.0f} rows/s (process start and load included); "

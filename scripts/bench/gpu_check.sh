@@ -4,19 +4,19 @@
 # all-MiniLM-L6-v2 and bge-small-en-v1.5, the GPU memory fraction holding
 # under load, CUDA OOM answered 507 with the server still ready, and
 # flinkfn embed's rows/s on the GPU vs raw ONNX Runtime CUDA from Python
-# (scripts/gpu_check.py has the details; its output is the record).
+# (scripts/bench/gpu_check.py has the details; its output is the record).
 #
 # Where ONNX Runtime's GPU build comes from, first found wins:
 #   1. .cache/gpu/lib (make setup-gpu ran here: CUDA 12.8 libraries beside it);
-#   2. a stage made by scripts/gpu_stage.sh and copied part by part to
+#   2. a stage made by scripts/setup/gpu_stage.sh and copied part by part to
 #      $FLINKFN_GPU_STAGE (default /root/flinkfn-stage): the machines lent
 #      here reach no registry and take 64 MiB per call; its GPU build is
 #      the cuda13 profile, whose CUDA 13 / cuDNN 9 libraries come from the
 #      machine's PyTorch (python3's nvidia-* packages: FLINKFN_CUDA_LIB_DIR);
 #   3. make setup-gpu now (needs PyPI).
-# Extra arguments go to scripts/gpu_check.py (e.g. --only vectors,oom).
+# Extra arguments go to scripts/bench/gpu_check.py (e.g. --only vectors,oom).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STAGE="${FLINKFN_GPU_STAGE:-/root/flinkfn-stage}"
 UNPACK="${FLINKFN_GPU_UNPACK:-/tmp/flinkfn-gpu}"
 log() { printf '[gpu-check] %s\n' "$*" >&2; }
@@ -60,13 +60,13 @@ PY
   log "ONNX Runtime GPU build: the stage ($(ls "$UNPACK/site/onnxruntime/capi" | grep -o 'libonnxruntime.so.1[.0-9]*')); CUDA libraries: $dirs"
 else
   log "no .cache/gpu/lib and no stage in $STAGE: make setup-gpu (PyPI)"
-  python3 "$ROOT/scripts/setup_gpu.py"
+  python3 "$ROOT/scripts/setup/setup_gpu.py"
   export FLINKFN_HOME="$ROOT/.cache"
   BIN="$ROOT/.cache/bin/flinkfn"
   [ -x "$BIN" ] || (cd "$ROOT" && go build -o "$BIN" ./cmd/flinkfn)
 fi
 "$BIN" version || true
 rc=0
-"$PY" "$ROOT/scripts/gpu_check.py" --bin "$BIN" "$@" || rc=$?
+"$PY" "$ROOT/scripts/bench/gpu_check.py" --bin "$BIN" "$@" || rc=$?
 log "done in $(( $(date +%s) - started ))s"
 exit $rc

@@ -3,7 +3,7 @@ flink-fn-execution.proto that PyFlink ships (its compiled descriptor):
 every message, field and enum value we declare must exist in Flink's file
 with the same number, type and label.
 
-Usage: .cache/venv/bin/python scripts/check_proto.py   (needs protoc)
+Usage: .cache/venv/bin/python scripts/dev/check_proto.py   (needs protoc)
 """
 import os
 import subprocess
@@ -13,7 +13,7 @@ import tempfile
 from google.protobuf import descriptor_pb2
 from pyflink.fn_execution import flink_fn_execution_pb2 as flink
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "fnharness", "internal", "flinkpb")
 
 

@@ -2,7 +2,7 @@
 # Runs every Go fuzz target in the module for the given time each
 # (default 5m), one after the other; logs go to fuzz-logs/.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TIME="${1:-5m}"
 cd "$ROOT"
 mkdir -p fuzz-logs

@@ -1,7 +1,7 @@
 """The main job: embeds sample account holders and transactions with ah_embed
 and txn_embed on a local Flink cluster whose Python worker is flinkfn.
 
-1. Generates the sample data once (scripts/gen_sample_data.py, deterministic:
+1. Generates the sample data once (scripts/fixtures/gen_sample_data.py, deterministic:
    10,000 account holders, 100,000 transactions by default) under
    .cache/demo/data/ as JSON lines.
 2. Runs one Flink SQL job (PyFlink's local MiniCluster, batch mode,
@@ -11,7 +11,7 @@ and txn_embed on a local Flink cluster whose Python worker is flinkfn.
        CREATE TEMPORARY FUNCTION ah_embed AS 'udfs.ah_embed_udf.ah_embed' LANGUAGE PYTHON
    taskmanager.memory.managed.size = parallelism x 640m: flinkfn's memory
    budget in PROCESS mode is the slot's managed memory for Python, which
-   must hold framework + buffer + the model (scripts/embed_job.py).
+   must hold framework + buffer + the model (scripts/main_job.py).
 3. Writes the embeddings as JSON lines (Flink's filesystem sink, format json):
        .cache/demo/out/accountholders/  {"account_id": ..., "embedding": [384 floats]}
        .cache/demo/out/transactions/    {"txn_id": ..., "account_id": ..., "embedding": [...]}
@@ -20,7 +20,7 @@ and txn_embed on a local Flink cluster whose Python worker is flinkfn.
    account holders and transactions equal sentence-transformers' vectors
    (inference/testdata/golden-minilm.jsonl.gz, cosine >= 0.99999).
 
-Usage: make demo   (or .cache/venv/bin/python scripts/demo.py [--int8] [--accountholders N] [--transactions M])
+Usage: make demo   (or .cache/venv/bin/python scripts/devlab/demo.py [--int8] [--accountholders N] [--transactions M])
 """
 
 import argparse
@@ -36,10 +36,10 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-import embed_job  # noqa: E402  (the job's SQL, shared with bench_embed.py)
+import main_job  # noqa: E402  (the job's SQL, shared with bench/bench_embed.py)
 
 
 def count_lines(root):
@@ -80,7 +80,7 @@ def main() -> int:
     ap.add_argument("--int8", action="store_true", help="the quantised model variant")
     ap.add_argument("--managed-memory", default=None,
                     help="taskmanager.memory.managed.size (default: parallelism x %dm, flinkfn's budget "
-                         "per slot)" % embed_job.MANAGED_PER_SLOT_MIB)
+                         "per slot)" % main_job.MANAGED_PER_SLOT_MIB)
     ap.add_argument("--out", default=os.path.join(ROOT, ".cache", "demo", "out"))
     args = ap.parse_args()
     if not os.access(args.flinkfn, os.X_OK):
@@ -89,7 +89,7 @@ def main() -> int:
 
     data = os.path.join(ROOT, ".cache", "demo", "data", f"{args.accountholders}-{args.transactions}")
     if not os.path.exists(os.path.join(data, "transactions.jsonl")):
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_sample_data.py"), "--out", data,
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fixtures", "gen_sample_data.py"), "--out", data,
                         "--accountholders", str(args.accountholders), "--transactions", str(args.transactions)],
                        check=True)
     shutil.rmtree(args.out, ignore_errors=True)
@@ -114,9 +114,9 @@ def main() -> int:
     conf.set("parallelism.default", str(args.parallelism))
     # flinkfn's memory budget per worker (PROCESS mode) = the slot's managed
     # memory for Python; the MiniCluster's default (128m in all) is too small.
-    conf.set("taskmanager.memory.managed.size", args.managed_memory or embed_job.managed_memory_size(args.parallelism))
+    conf.set("taskmanager.memory.managed.size", args.managed_memory or main_job.managed_memory_size(args.parallelism))
 
-    stmts = embed_job.statement_set(t_env, data, out_ah, out_tx)
+    stmts = main_job.statement_set(t_env, data, out_ah, out_tx)
 
     total = args.accountholders + args.transactions
     print(f"[demo] embedding {args.accountholders:,} account holders and {args.transactions:,} transactions "

@@ -2,7 +2,7 @@
 """make devlab-check: devlab's compose file, Dockerfile and Flink configuration
 agree with each other, with the repository and with `flinkfn plan`.
 
-    .cache/venv/bin/python scripts/devlab_check.py [--no-docker]
+    .cache/venv/bin/python scripts/devlab/devlab_check.py [--no-docker]
 
 Checks, each failure printed as `devlab-check: FAIL: ...` (exit status 1):
 
@@ -19,7 +19,7 @@ Checks, each failure printed as `devlab-check: FAIL: ...` (exit status 1):
 * files: every path the compose file and the Dockerfile name (build context,
   Dockerfile, build targets, bind mounts, COPY sources) exists in the
   repository; the Flink image is the version the tests use
-  (scripts/pyflink-version), Java 17; Go as in go.mod;
+  (scripts/setup/pyflink-version), Java 17; Go as in go.mod;
 * env.java.opts.all is Flink's default (the distribution's conf/config.yaml);
 * `docker compose config` accepts the file, where the compose plugin exists.
 """
@@ -33,7 +33,7 @@ import shlex
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAILS = []
 
 
@@ -189,7 +189,7 @@ def check_files(compose_path, compose, version):
             fail(f"{rel(df)}: no stage FROM the official flink image ({want})")
         for f in flink:
             if f != want:
-                fail(f"{rel(df)}: FROM {f}, want {want} (scripts/pyflink-version: the Flink the tests use)")
+                fail(f"{rel(df)}: FROM {f}, want {want} (scripts/setup/pyflink-version: the Flink the tests use)")
         gomod = open(os.path.join(ROOT, "go.mod"), encoding="utf-8").read()
         gov = re.search(r"^go (\d+\.\d+)", gomod, re.M)
         golang = [f for f in info["froms"] if f.startswith("golang:")]
@@ -392,7 +392,7 @@ def main():
         return 1
     compose = yaml.safe_load(open(a.compose, encoding="utf-8")) or {}
     flat = flatten(yaml.safe_load(open(a.config, encoding="utf-8")))
-    version = open(os.path.join(ROOT, "scripts", "pyflink-version"), encoding="utf-8").read().strip()
+    version = open(os.path.join(ROOT, "scripts", "setup", "pyflink-version"), encoding="utf-8").read().strip()
 
     check_memory(a.flinkfn, a.config, a.compose, compose, flat, a.model, a.headroom, a.sessions_per_slot)
     dinfo = check_files(a.compose, compose, version)

@@ -9,7 +9,7 @@
 #   4. the health check not on the pool's /readyz
 # and the unchanged copy must pass.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${DEVLAB_PYTHON:-$ROOT/.cache/venv/bin/python}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/devlab-check-test.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
@@ -25,7 +25,7 @@ fresh() {
 # (the check's repository root is the directory above its script's path as
 # given, links not resolved: $TMP/repo)
 
-check() { "$PY" "$TMP/repo/scripts/devlab_check.py" --no-docker \
+check() { "$PY" "$TMP/repo/scripts/devlab/devlab_check.py" --no-docker \
             --flinkfn "$ROOT/.cache/bin/flinkfn" --model "$ROOT/.cache/models/all-MiniLM-L6-v2" >"$TMP/out" 2>&1; }
 
 fails=0

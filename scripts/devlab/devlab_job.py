@@ -6,9 +6,9 @@ the flinkfn pools' metrics summarised.
     devlab_job.py --flink-home DIR --conf-dir DIR [--rest URL] [--metrics URL ...]
                   [--accountholders N] [--transactions M] [--data-root DIR] [--out DIR]
 
-1. Sample data: scripts/gen_sample_data.py (deterministic) into
+1. Sample data: scripts/fixtures/gen_sample_data.py (deterministic) into
    DATA_ROOT/<N>-<M>/ unless already there.
-2. The SQL: scripts/embed_job.py's statements (the one definition of the main
+2. The SQL: scripts/main_job.py's statements (the one definition of the main
    job: ah_embed over the account holders, txn_embed over the transactions,
    one statement set), recorded into a SQL client script (batch mode,
    `EXECUTE STATEMENT SET`), written to WORK/job.sql.
@@ -27,7 +27,7 @@ the flinkfn pools' metrics summarised.
    pool per address), prints a summary and, with --expect-pool, checks one
    model load per pool and at least one session.
 
-Used by scripts/devlab_local.py (the docker-less cluster) and by the `job`
+Used by scripts/devlab/devlab_local.py (the docker-less cluster) and by the `job`
 service of devlab/docker-compose.yaml. Exit status 0 when everything checks.
 """
 
@@ -47,11 +47,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import demo  # noqa: E402  (read_output, count_lines, cosine: the demo's output checks)
-import embed_job  # noqa: E402  (the main job's SQL)
+import main_job  # noqa: E402  (the main job's SQL)
 
 DIMS = 384
 GOLDEN = os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz")
@@ -65,7 +65,7 @@ def log(msg):
 
 class _Recorder:
     """Stands in for a TableEnvironment and its statement set: records what
-    embed_job.statement_set declares, in order."""
+    main_job.statement_set declares, in order."""
 
     def __init__(self):
         self.statements = []
@@ -89,15 +89,15 @@ def _clean(sql):
 
 
 def job_sql(data, out_ah, out_tx, client_python, pythonpath, name="flinkfn-devlab-embed", paths=(None, None)):
-    """The SQL client script of the main job (scripts/embed_job.py's
+    """The SQL client script of the main job (scripts/main_job.py's
     statements) reading data/ (or paths: the account holders' and the
     transactions' file or folder) and writing out_ah, out_tx."""
     rec = _Recorder()
-    embed_job.statement_set(rec, data, out_ah, out_tx, *paths)
+    main_job.statement_set(rec, data, out_ah, out_tx, *paths)
     if any(";" in s for s in rec.statements + rec.inserts):
-        raise ValueError("embed_job's SQL contains ';': cannot be split by the SQL client")
+        raise ValueError("main_job's SQL contains ';': cannot be split by the SQL client")
     out = [
-        "-- The main job (scripts/embed_job.py), written by scripts/devlab_job.py for sql-client.sh -f.",
+        "-- The main job (scripts/main_job.py), written by scripts/devlab/devlab_job.py for sql-client.sh -f.",
         "SET 'execution.runtime-mode' = 'batch';",
         "SET 'table.dml-sync' = 'false';",
         f"SET 'pipeline.name' = '{name}';",
@@ -432,7 +432,7 @@ def ensure_data(data_root, n_ah, n_tx):
         log(f"generating {n_ah:,} account holders and {n_tx:,} transactions into {data}")
         tmp = data + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_sample_data.py"), "--out", tmp,
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fixtures", "gen_sample_data.py"), "--out", tmp,
                         "--accountholders", str(n_ah), "--transactions", str(n_tx)], check=True)
         shutil.rmtree(data, ignore_errors=True)
         os.rename(tmp, data)

@@ -2,7 +2,7 @@
 """Validates devlab/k8s/*.yaml against the Flink Kubernetes Operator's CRD schema.
 
     make devlab-k8s-validate
-    .cache/venv/bin/python scripts/devlab_k8s_validate.py [FILE.yaml ...]
+    .cache/venv/bin/python scripts/devlab/devlab_k8s_validate.py [FILE.yaml ...]
 
 The schema: the openAPIV3Schema of the CustomResourceDefinition that the
 operator's API artifact ships (org.apache.flink:flink-kubernetes-operator-api,
@@ -20,7 +20,7 @@ import os
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 OPERATOR_API = "org.apache.flink:flink-kubernetes-operator-api:1.10.0"

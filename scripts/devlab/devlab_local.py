@@ -2,11 +2,11 @@
 """devlab without docker: the compose topology as processes on this machine.
 
     make devlab-local
-    .cache/venv/bin/python scripts/devlab_local.py [--accountholders N] [--transactions M] [--mode pool|process]
+    .cache/venv/bin/python scripts/devlab/devlab_local.py [--accountholders N] [--transactions M] [--mode pool|process]
 
 1. FLINK_HOME: a Flink 2.3.0 distribution under .cache/devlab/flink-<version>/
    built from the one inside PyPI's apache-flink (.cache/venv, installed by
-   scripts/setup.sh): bin/ copied, lib/ and opt/ jars linked, flink-python in
+   scripts/setup/setup.sh): bin/ copied, lib/ and opt/ jars linked, flink-python in
    lib/ (Python operators on the cluster's class path, as in the image), plus
    opt/flink-sql-gateway (the SQL client's embedded gateway, which the PyPI
    package lacks) from Maven Central, SHA-256 verified. Rebuilt only when the
@@ -22,7 +22,7 @@
    TaskManager's environment has FLINKFN_POOL=unix://SOCKET, so the flinkfn
    worker Flink starts hands its session to the pool). Waits until the
    TaskManager's slots are registered.
-4. Runs the job (scripts/devlab_job.py: the main job's SQL through Flink's SQL
+4. Runs the job (scripts/devlab/devlab_job.py: the main job's SQL through Flink's SQL
    client, waits over REST, verifies row counts, 384-float vectors and the
    golden rows, prints the pool's metrics summary and checks one model load
    and at least one session).
@@ -54,7 +54,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import devlab_job  # noqa: E402
@@ -86,7 +86,7 @@ def pyflink_dir():
 def flink_version(pf):
     jars = glob.glob(os.path.join(pf, "lib", "flink-dist-*.jar"))
     if not jars:
-        raise RuntimeError(f"no flink-dist jar in {pf}/lib: is apache-flink installed (scripts/setup.sh)?")
+        raise RuntimeError(f"no flink-dist jar in {pf}/lib: is apache-flink installed (scripts/setup/setup.sh)?")
     return os.path.basename(jars[0])[len("flink-dist-"):-len(".jar")]
 
 
@@ -188,7 +188,7 @@ def local_config(ports, conf_dir, tmp_dir, mode):
         conf["taskmanager.memory.managed.size"] = PROCESS_MODE_MANAGED
     os.makedirs(conf_dir, exist_ok=True)
     with open(os.path.join(conf_dir, "config.yaml"), "w", encoding="utf-8") as f:
-        f.write("# devlab/conf/config.yaml with local hosts, ports and paths (scripts/devlab_local.py)\n")
+        f.write("# devlab/conf/config.yaml with local hosts, ports and paths (scripts/devlab/devlab_local.py)\n")
         yaml.safe_dump({k: conf[k] for k in sorted(conf)}, f, default_flow_style=False, width=1 << 16)
     return conf
 
@@ -318,7 +318,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("DEVLAB_TIMEOUT", "900")),
                     help="seconds the job may run")
     ap.add_argument("--soak", type=int, metavar="SECONDS", default=0,
-                    help="instead of one job: the job in a loop and HTTP load on the pool for SECONDS (scripts/soak.py)")
+                    help="instead of one job: the job in a loop and HTTP load on the pool for SECONDS (scripts/devlab/soak.py)")
     a = ap.parse_args()
     if a.soak and a.mode != "pool":
         ap.error("--soak needs the pool (--mode pool)")

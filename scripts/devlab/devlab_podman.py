@@ -2,7 +2,7 @@
 """devlab in real containers with podman: images built here, the compose file run.
 
     make devlab-images | devlab-up | devlab-job | devlab-down | devlab-container-test
-    .cache/venv/bin/python scripts/devlab_podman.py setup|images|up|job|down|faults|oom|test [options]
+    .cache/venv/bin/python scripts/devlab/devlab_podman.py setup|images|up|job|down|faults|oom|test [options]
 
 The driver reads devlab/docker-compose.yaml (services, images, commands,
 environment, volumes, ports, health checks, memory limits, replicas) and runs
@@ -19,10 +19,10 @@ images   1. a Debian bookworm rootfs (mmdebstrap, devlab/podman/rootfs.packages,
             as localhost/flinkfn-devlab-rootfs:bookworm;
          2. localhost/flinkfn-devlab-flinkbase:<flink>: the official Flink
             image's layout on it (devlab/podman/base.Containerfile) with Flink's
-            distribution from PyPI's apache-flink (scripts/devlab_local.py
+            distribution from PyPI's apache-flink (scripts/devlab/devlab_local.py
             builds it) and the SQL gateway jar from Maven Central;
          3. localhost/flinkfn-devlab-dist:<flink>: .cache/bin/flinkfn, ONNX
-            Runtime and all-MiniLM-L6-v2 as scripts/setup.sh installed them;
+            Runtime and all-MiniLM-L6-v2 as scripts/setup/setup.sh installed them;
          4. devlab/Dockerfile's targets flink and client on those
             (--build-arg FLINK_IMAGE, FLINKFN_DIST, PIP_WHEELS: PyFlink from
             wheels built here into .cache/devlab/podman/wheels), with
@@ -53,7 +53,7 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 COMPOSE = os.path.join(ROOT, "devlab", "docker-compose.yaml")
@@ -119,7 +119,7 @@ def compose():
 
 
 def flink_version():
-    with open(os.path.join(ROOT, "scripts", "pyflink-version"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "scripts", "setup", "pyflink-version"), encoding="utf-8") as f:
         return f.read().strip()
 
 
@@ -195,7 +195,7 @@ def flinkbase(ver, rootfs_key):
     import devlab_local
     home, fver = devlab_local.build_flink_home()
     if fver != ver:
-        raise Fail(f"PyFlink in .cache/venv is Flink {fver}, scripts/pyflink-version says {ver}: run scripts/setup.sh")
+        raise Fail(f"PyFlink in .cache/venv is Flink {fver}, scripts/setup/pyflink-version says {ver}: run scripts/setup/setup.sh")
     tag = f"localhost/flinkfn-devlab-flinkbase:{ver}"
     key = _digest(rootfs_key, open(os.path.join(PODMAN_DIR, "base.Containerfile"), "rb").read(),
                   open(os.path.join(PODMAN_DIR, "docker-entrypoint.sh"), "rb").read(), home, ver)
@@ -225,7 +225,7 @@ def dist(ver):
            f"models/{MODEL}": os.path.join(ROOT, ".cache", "models", MODEL)}
     for rel, path in src.items():
         if not os.path.exists(path):
-            raise Fail(f"{path} missing: run `make build` and scripts/setup.sh (they install {rel})")
+            raise Fail(f"{path} missing: run `make build` and scripts/setup/setup.sh (they install {rel})")
     ctx = os.path.join(CACHE, "dist-ctx")
     shutil.rmtree(ctx, ignore_errors=True)
     out = os.path.join(ctx, "out", "flinkfn")
@@ -725,7 +725,7 @@ def write_conf(name, updates, drop=()):
     d = os.path.join(CACHE, f"conf-{name}")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.yaml"), "w", encoding="utf-8") as f:
-        f.write(f"# devlab/conf/config.yaml for the {name} run (scripts/devlab_podman.py oom)\n")
+        f.write(f"# devlab/conf/config.yaml for the {name} run (scripts/devlab/devlab_podman.py oom)\n")
         yaml.safe_dump({k: conf[k] for k in sorted(conf)}, f, default_flow_style=False, width=1 << 16)
     return d
 
@@ -888,7 +888,7 @@ def cmd_oom(a):
     it, then flinkfn pool with flinkfn plan's settings, same limits and job."""
     if not os.path.exists(os.path.join(REF_VENV, "bin", "python")):
         raise Fail(f"{REF_VENV} missing: the stock worker's environment (PyTorch, sentence-transformers) "
-                   "comes from `make ref-venv` (scripts/ref_venv.sh)")
+                   "comes from `make ref-venv` (scripts/setup/ref_venv.sh)")
     setup()
     base = Cluster(a.taskmanagers)
     tm = base.c["services"]["taskmanager"]

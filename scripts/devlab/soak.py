@@ -3,7 +3,7 @@
     make soak                      # 30 minutes (SOAK_SECONDS=1800)
     make soak SOAK_SECONDS=300     # a shorter run
 
-Run by scripts/devlab_local.py --soak SECONDS on its local cluster (Flink
+Run by scripts/devlab/devlab_local.py --soak SECONDS on its local cluster (Flink
 JobManager + TaskManager, the pool with its HTTP API). For SECONDS:
   - the devlab job (the main job's SQL through Flink's SQL client) runs again
     and again; every run must FINISH with its rows, dims and golden vectors
@@ -31,7 +31,7 @@ import urllib.request
 
 import devlab_job
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_EVERY = 10.0
 BATCH = 8
 

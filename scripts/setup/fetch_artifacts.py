@@ -23,7 +23,7 @@ installed manifest lists its "variant" once its file is in place.
 A derived artifact ("derived_from", "tool", "recipe" instead of a jar, e.g.
 a quantised variant) is computed from the installed file it names by running
 the tool with --recipe in .cache/quant-venv (a venv with the packages pinned
-in scripts/quant/requirements.txt, made on first need), and must come out
+in scripts/setup/quant/requirements.txt, made on first need), and must come out
 with the pinned SHA-256; nothing runs when the file is already in place.
 
 Environment: MAVEN_REPO_URL (default https://repo1.maven.org/maven2); the
@@ -42,8 +42,8 @@ import subprocess
 import urllib.request
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL_REQUIREMENTS = os.path.join(ROOT, "scripts", "quant", "requirements.txt")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TOOL_REQUIREMENTS = os.path.join(ROOT, "scripts", "setup", "quant", "requirements.txt")
 
 
 def log(msg):
@@ -126,7 +126,7 @@ def install_runtime(dest, downloads, plat):
 
 
 def tool_python(venv):
-    """The python of `venv` with scripts/quant/requirements.txt installed (made once;
+    """The python of `venv` with scripts/setup/quant/requirements.txt installed (made once;
     a marker holds the requirements' SHA-256, so a change of pins reinstalls)."""
     py = os.path.join(venv, "bin", "python")
     marker = os.path.join(venv, ".requirements.sha256")
@@ -178,7 +178,7 @@ def install_model(model_dir, dest, downloads, gpu_variants=False):
     venv = os.path.join(ROOT, ".cache", "quant-venv")
     for a in manifest.get("artifacts", []):
         if a.get("setup") == "gpu" and not gpu_variants:
-            continue  # make setup-gpu computes it (scripts/setup_gpu.py --models)
+            continue  # make setup-gpu computes it (scripts/setup/setup_gpu.py --models)
         if "derived_from" in a:
             if derive(model_dir, out, a, venv):
                 log(f"installed {name}/{a['file']} (derived)")

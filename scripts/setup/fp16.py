@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Computes the fp16 variant of a BERT-style ONNX encoder, deterministically.
 
-    .cache/quant-venv/bin/python scripts/fp16.py --recipe NAME INPUT.onnx OUTPUT.onnx
+    .cache/quant-venv/bin/python scripts/setup/fp16.py --recipe NAME INPUT.onnx OUTPUT.onnx
 
-scripts/fetch_artifacts.py --gpu-variants (make setup-gpu GPU_ARGS=--models)
-runs it in .cache/quant-venv (packages pinned by scripts/quant/requirements.txt)
-for every manifest artifact with "tool": "scripts/fp16.py" and "setup":
+scripts/setup/fetch_artifacts.py --gpu-variants (make setup-gpu GPU_ARGS=--models)
+runs it in .cache/quant-venv (packages pinned by scripts/setup/quant/requirements.txt)
+for every manifest artifact with "tool": "scripts/setup/fp16.py" and "setup":
 "gpu": the artifact's "derived_from" file is INPUT, its "recipe" NAME, its
 "sha256" pins the output. make setup never computes these files: they are
 for --device cuda (a GPU's tensor cores run fp16 matrix products at many
@@ -31,7 +31,7 @@ Recipes:
         for bge-small-en-v1.5. On the CPU it is no faster than fp32.
 
 To compare a variant with fp32: flinkfn embed --variant fp16 and flinkfn
-embed on the same texts (scripts/gpu_check.sh does, on a GPU).
+embed on the same texts (scripts/bench/gpu_check.sh does, on a GPU).
 """
 
 import argparse
@@ -60,7 +60,7 @@ def check_versions():
     bad = [f"{k} {version(k)} (pinned {want[k]})" for k in ("onnxruntime", "onnx", "numpy", "protobuf")
            if version(k) != want[k]]
     if bad:
-        raise SystemExit("fp16: packages differ from scripts/quant/requirements.txt: " + ", ".join(bad) +
+        raise SystemExit("fp16: packages differ from scripts/setup/quant/requirements.txt: " + ", ".join(bad) +
                          "; the output's SHA-256 is pinned for the pinned versions (--any-versions to go on)")
 
 
@@ -80,6 +80,8 @@ def convert(recipe, src, dst):
     print(f"fp16: fused {fused}", file=sys.stderr)
     m.convert_float_to_float16(keep_io_types=True)
     # Name what was done in the file, without anything that varies by run.
+    # The name is part of the output, whose SHA-256 the manifests pin: keep
+    # it as it is when the script moves.
     m.model.producer_name = "flinkfn scripts/fp16.py"
     m.model.producer_version = recipe
     tmp = dst + ".part"

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Packs what scripts/gpu_check.sh needs on a GPU machine that reaches no
+# Packs what scripts/bench/gpu_check.sh needs on a GPU machine that reaches no
 # package registry and receives at most 64 MiB per call (the device
 # machines lent to this project): the flinkfn binary, ONNX Runtime's CPU
-# build, the GPU build of the cuda13 profile of scripts/gpu/wheels.json (its
+# build, the GPU build of the cuda13 profile of scripts/setup/gpu/wheels.json (its
 # CUDA 13 / cuDNN 9 libraries are on those machines already, in PyTorch's
 # nvidia-* packages) with its Python package (the raw baseline of
 # make bench-gpu), and the models' fp32 (and, when installed, fp16) files:
 # one xz tarball cut into parts of PART_MIB (default 48) under .gpu-stage/
 # (ignored by git).
 #
-#   scripts/gpu_stage.sh [MODEL ...]        # default: all-MiniLM-L6-v2 bge-small-en-v1.5
+#   scripts/setup/gpu_stage.sh [MODEL ...]        # default: all-MiniLM-L6-v2 bge-small-en-v1.5
 #
 # Then, with the device tool, one call per part (the machine stays warm
 # about 30 s between calls, and keeps what a call copied outside the work
 # tree while it is held):
 #   run(carry=[".gpu-stage/part-aa"], command="mkdir -p /root/flinkfn-stage && cp .gpu-stage/part-aa /root/flinkfn-stage/")
 #   ... one per part ...
-#   run(command="scripts/gpu_check.sh 2>&1 | tee $OUT/gpu_check.log", timeout_s=540)
+#   run(command="scripts/bench/gpu_check.sh 2>&1 | tee $OUT/gpu_check.log", timeout_s=540)
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE="$ROOT/.cache"
 PART_MIB="${PART_MIB:-48}"
 MODELS=("$@")
@@ -26,8 +26,8 @@ MODELS=("$@")
 log() { printf '[gpu-stage] %s\n' "$*" >&2; }
 
 (cd "$ROOT" && go build -o "$CACHE/bin/flinkfn" ./cmd/flinkfn)
-python3 "$ROOT/scripts/setup_gpu.py" --profile cuda13 --download-only
-WHEEL="$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["profiles"]["cuda13"]["wheels"][0]; print(p["file"])' "$ROOT/scripts/gpu/wheels.json")"
+python3 "$ROOT/scripts/setup/setup_gpu.py" --profile cuda13 --download-only
+WHEEL="$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["profiles"]["cuda13"]["wheels"][0]; print(p["file"])' "$ROOT/scripts/setup/gpu/wheels.json")"
 
 TREE="$(mktemp -d)"
 trap 'rm -rf "$TREE"' EXIT

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Computes a quantised variant of a BERT-style ONNX encoder, deterministically.
 
-    .cache/quant-venv/bin/python scripts/quantize.py --recipe NAME INPUT.onnx OUTPUT.onnx
-    .cache/quant-venv/bin/python scripts/quantize.py --list
+    .cache/quant-venv/bin/python scripts/setup/quantize.py --recipe NAME INPUT.onnx OUTPUT.onnx
+    .cache/quant-venv/bin/python scripts/setup/quantize.py --list
 
-scripts/fetch_artifacts.py runs it (in .cache/quant-venv, whose packages
-scripts/quant/requirements.txt pins) for every manifest artifact with
-"tool": "scripts/quantize.py": the artifact's "derived_from" file is INPUT,
+scripts/setup/fetch_artifacts.py runs it (in .cache/quant-venv, whose packages
+scripts/setup/quant/requirements.txt pins) for every manifest artifact with
+"tool": "scripts/setup/quantize.py": the artifact's "derived_from" file is INPUT,
 its "recipe" is NAME, and its "sha256" pins the output. The same input, recipe
 and package versions give the same bytes (no clock, no randomness, no
 temporary names in the file), so the checksum holds on every machine; a
@@ -88,7 +88,7 @@ def check_versions():
     if bad:
         raise SystemExit(f"quantize: {sys.executable} has other package versions than {REQUIREMENTS}: "
                          + ", ".join(bad) + ". Their output would not match the manifests' SHA-256; "
-                         "install the pins (pip install -r scripts/quant/requirements.txt) or pass --any-versions to experiment.")
+                         "install the pins (pip install -r scripts/setup/quant/requirements.txt) or pass --any-versions to experiment.")
 
 
 def select_nodes(model, recipe):

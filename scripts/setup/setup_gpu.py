@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Installs ONNX Runtime's GPU build and its CUDA libraries (make setup-gpu).
 
-Reads scripts/gpu/wheels.json: for the chosen profile (default cuda12: ONNX
+Reads scripts/setup/gpu/wheels.json: for the chosen profile (default cuda12: ONNX
 Runtime 1.24.1, the CPU build's version, with the CUDA 12.8 / cuDNN 9
 runtime libraries), downloads each pinned wheel from PyPI with
 `pip download --no-deps` (any Python: the wheel's platform and Python tags
@@ -23,7 +23,7 @@ never runs this: CPU machines download none of it.
 --wheels-from DIR takes the wheels from DIR (no network), e.g. on a machine
 that cannot reach PyPI. --models also derives the models' GPU-only variants
 (the fp16 files of inference/models/*/manifest.json marked "setup": "gpu",
-scripts/fp16.py in .cache/quant-venv).
+scripts/setup/fp16.py in .cache/quant-venv).
 """
 
 import argparse
@@ -36,8 +36,8 @@ import subprocess
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PINS = os.path.join(ROOT, "scripts", "gpu", "wheels.json")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PINS = os.path.join(ROOT, "scripts", "setup", "gpu", "wheels.json")
 
 
 def log(msg):
@@ -76,7 +76,7 @@ def fetch_wheel(w, prof, downloads, wheels_from):
     got = sha256(p)
     if got != w["sha256"]:
         os.unlink(p)
-        raise SystemExit(f"setup-gpu: {w['file']}: SHA-256 {got}, scripts/gpu/wheels.json pins {w['sha256']}")
+        raise SystemExit(f"setup-gpu: {w['file']}: SHA-256 {got}, scripts/setup/gpu/wheels.json pins {w['sha256']}")
     return p
 
 
@@ -133,7 +133,7 @@ def main():
             log(f"installed {n} libraries of profile {args.profile} (ONNX Runtime {prof['onnxruntime']}, "
                 f"CUDA {prof['cuda']}) into {libdir}")
     if args.models:
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_artifacts.py"), "--gpu-variants"], check=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "setup", "fetch_artifacts.py"), "--gpu-variants"], check=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 // Written for flinkfn from the field tables of Flink's Python worker
 // protocol (flink-fn-execution.proto, package org.apache.flink.fn_execution.v1)
 // and checked field by field against PyFlink 2.3.0's descriptor
-// (scripts/check_proto.py). Only the messages that scalar and table
+// (scripts/dev/check_proto.py). Only the messages that scalar and table
 // functions use are declared, plus the payload fields of aggregate and
 // DataStream functions (to name them when refusing them); anything else Flink
 // sends (their other fields, runtime_context = 7) is carried as unknown fields.

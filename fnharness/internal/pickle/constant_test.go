@@ -36,7 +36,7 @@ func bigInt(s string) *big.Int {
 }
 
 // TestConstantPyrolite decodes the exact bytes Flink 2.3.0's PythonBridgeUtils.pickleValue
-// produces (scripts/gen_pyrolite_fixtures.java).
+// produces (scripts/fixtures/gen_pyrolite_fixtures.java).
 func TestConstantPyrolite(t *testing.T) {
 	f32 := func(f float32) float64 { return float64(f) }
 	want := map[string]Const{

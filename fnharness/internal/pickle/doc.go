@@ -20,8 +20,8 @@
 // use is linear in the input size and bounded further by Limits.
 //
 // Fixtures under testdata/ are real: payloads made by PyFlink 2.3.0's own pickling code path
-// with cloudpickle 2.2.1 (what PyFlink 2.3.0 installs) and 3.1.2 (scripts/gen_pickle_fixtures.py),
+// with cloudpickle 2.2.1 (what PyFlink 2.3.0 installs) and 3.1.2 (scripts/fixtures/gen_pickle_fixtures.py),
 // constants made by Flink 2.3.0's PythonBridgeUtils.pickleValue
-// (scripts/gen_pyrolite_fixtures.java), and CPython pickles of plain values at every protocol
+// (scripts/fixtures/gen_pyrolite_fixtures.java), and CPython pickles of plain values at every protocol
 // with the result of CPython's own unpickler as the expectation.
 package pickle

@@ -14,7 +14,7 @@ import (
 	"testing"
 )
 
-// canon mirrors canon() in scripts/gen_pickle_fixtures.py: a tagged JSON form of a value.
+// canon mirrors canon() in scripts/fixtures/gen_pickle_fixtures.py: a tagged JSON form of a value.
 func canon(t *testing.T, v Value) any {
 	t.Helper()
 	list := func(items []Value) []any {

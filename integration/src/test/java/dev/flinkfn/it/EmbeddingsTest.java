@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * ah_embed / txn_embed / embed through the real flinkfn binary: the vectors equal sentence-transformers' (the
- * golden fixture written by scripts/gen_golden.py from PyTorch), one output row per input row, NULL and empty
+ * golden fixture written by scripts/fixtures/gen_golden.py from PyTorch), one output row per input row, NULL and empty
  * inputs as documented (udfs/_embedding.py).
  */
 class EmbeddingsTest {

@@ -59,7 +59,7 @@ class MlPredictTest {
         } catch (ClassNotFoundException e) {
             throw new IllegalStateException("Flink's OpenAI model provider is not on the test class path: "
                     + Flinkfn.root().resolve(".cache/jars/flink-model-openai-" + System.getProperty("flink.version") + ".jar")
-                    + " is missing. Run make setup (scripts/fetch_artifacts.py installs the jars integration/jars.json"
+                    + " is missing. Run make setup (scripts/setup/fetch_artifacts.py installs the jars integration/jars.json"
                     + " lists) and run the tests through integration/pom.xml's default profile", e);
         }
         EmbeddingsTest.readGolden();

@@ -100,7 +100,7 @@ class PayloadsTest {
     }
 
     /**
-     * Cross-check with the real cloudpickle + PyFlink when the project's venv exists (scripts/setup.sh creates it):
+     * Cross-check with the real cloudpickle + PyFlink when the project's venv exists (scripts/setup/setup.sh creates it):
      * the bytes must be identical to {@code cloudpickle.dumps(DelegatingScalarFunction(f))} and must unpickle.
      */
     @Test

@@ -1,6 +1,6 @@
-"""The main job's SQL, shared by scripts/demo.py and scripts/bench_embed.py:
+"""The main job's SQL, shared by scripts/devlab/demo.py and scripts/bench/bench_embed.py:
 ah_embed over the account holders and txn_embed over the transactions of
-scripts/gen_sample_data.py (JSON lines in `data`), embeddings written as JSON
+scripts/fixtures/gen_sample_data.py (JSON lines in `data`), embeddings written as JSON
 lines to out_ah / out_tx, one statement set. The functions are declared as
 for the stock Python worker (`LANGUAGE PYTHON`, module and function name).
 
@@ -31,7 +31,7 @@ def statement_set(t_env, data, out_ah, out_tx, ah_path=None, tx_path=None):
     {data}/accountholders.jsonl and {data}/transactions.jsonl unless ah_path
     / tx_path name other files or folders (a folder of JSON-lines files: the
     filesystem source makes a split of each, so several source subtasks get
-    rows; scripts/bench_embed.py's 6-slot cases)."""
+    rows; scripts/bench/bench_embed.py's 6-slot cases)."""
     ah_path = ah_path or f"{data}/accountholders.jsonl"
     tx_path = tx_path or f"{data}/transactions.jsonl"
     t_env.execute_sql("CREATE TEMPORARY FUNCTION ah_embed AS 'udfs.ah_embed_udf.ah_embed' LANGUAGE PYTHON")
