@@ -19,11 +19,9 @@ shared: the load average before and after is printed with the table.
 
 import argparse
 import datetime
-import gzip
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,38 +29,18 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+REPO = Path(fs.ROOT)
 import bench_harness  # noqa: E402  (write_section)
 
 SECTION = "## HTTP API"
 
 
 def golden_texts(n):
-    texts = []
-    with gzip.open(REPO / "inference" / "testdata" / "golden-minilm.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            t = json.loads(line).get("text")
-            if t and "\n" not in t and "\r" not in t:
-                texts.append(t)
+    texts = fs.golden_lines()
     return [texts[i % len(texts)] for i in range(n)]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_kib(pid, path, field):
-    try:
-        with open("/proc/%d/%s" % (pid, path)) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def tree(pid):
@@ -85,7 +63,7 @@ def memory_kib(pid):
     server share the model's pages, which RSS counts once per process and
     PSS divides among them."""
     pids = tree(pid)
-    return (sum(proc_kib(p, "status", "VmRSS") for p in pids), sum(proc_kib(p, "smaps_rollup", "Pss") for p in pids))
+    return (sum(fs.proc_kib(p, "status", "VmRSS") for p in pids), sum(fs.proc_kib(p, "smaps_rollup", "Pss") for p in pids))
 
 
 def embed_alone(binary, texts, env):
@@ -105,22 +83,14 @@ class Server:
     its readiness path."""
 
     def __init__(self, cmd, env, log, ready="/readyz"):
-        self.port = free_port()
+        self.port = fs.free_port()
         self.proc = subprocess.Popen(cmd(self.port), stdout=log, stderr=log, env=env)
-        deadline = time.time() + 300
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit("%s exited %s (log: %s)" % (cmd(self.port)[0], self.proc.returncode, log.name))
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                c.request("GET", ready)
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise SystemExit("%s not ready in 300s (log: %s)" % (cmd(self.port)[0], log.name))
-            time.sleep(0.1)
+        try:
+            fs.wait_ready("http://127.0.0.1:%d%s" % (self.port, ready), self.proc, 300, what=cmd(self.port)[0],
+                          interval=0.1)
+        except RuntimeError as e:
+            self.stop()
+            raise SystemExit("%s (log: %s)" % (e, log.name))
 
     def stop(self):
         self.proc.terminate()

@@ -37,8 +37,10 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: flinkfn_scripts, main_job
+import flinkfn_scripts as fs  # noqa: E402
+
+REPO = Path(fs.ROOT)
 
 import bench_embed  # noqa: E402  (data, rendering, output checks, the /proc monitor)
 import bench_harness  # noqa: E402
@@ -52,8 +54,7 @@ CASES = {
 }
 
 
-def log(msg):
-    print("[bench-pandas] " + msg, file=sys.stderr, flush=True)
+log = fs.logger("bench-pandas", sys.stderr)
 
 
 def driver(a):

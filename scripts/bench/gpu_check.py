@@ -26,10 +26,8 @@ exit status is 1 when any check failed.
 import argparse
 import gzip
 import json
-import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +35,10 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 FAILED = []
 
 
@@ -71,11 +72,6 @@ def embed(bin_, texts, *args, env=None):
     return [json.loads(l) for l in p.stdout.splitlines()]
 
 
-def cosine(a, b):
-    dot = sum(x * y for x, y in zip(a, b))
-    return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-
-
 def check_vectors(bin_, models):
     texts = golden_texts()
     for m in models:
@@ -83,7 +79,7 @@ def check_vectors(bin_, models):
         t0 = time.time()
         gpu = embed(bin_, texts, "--model", m, "--device", "cuda:0")
         took = time.time() - t0
-        cs = [cosine(a, b) for a, b in zip(cpu, gpu)]
+        cs = [fs.cosine(a, b) for a, b in zip(cpu, gpu)]
         worst = min(range(len(cs)), key=lambda i: cs[i])
         report(len(cs) == len(texts) and cs[worst] >= 0.9999, f"vectors {m}",
                f"cuda:0 fp32 vs CPU fp32 on {len(cs)} golden texts: worst cosine {cs[worst]:.7f} "
@@ -93,15 +89,9 @@ def check_vectors(bin_, models):
         except RuntimeError as e:
             report(None, f"vectors {m} fp16", f"not run: {e}")
             continue
-        cs = [cosine(a, b) for a, b in zip(cpu, g16)]
+        cs = [fs.cosine(a, b) for a, b in zip(cpu, g16)]
         report(min(cs) >= 0.999, f"vectors {m} fp16", f"cuda:0 fp16 vs CPU fp32: worst cosine {min(cs):.7f}, "
                f"mean {sum(cs) / len(cs):.7f} (floor 0.999)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(method, url, body=None, timeout=120):
@@ -116,7 +106,7 @@ def http(method, url, body=None, timeout=120):
 
 class Server:
     def __init__(self, bin_, model, fraction, log):
-        self.port = free_port()
+        self.port = fs.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log, "w")
         self.p = subprocess.Popen([bin_, "serve", "--http", f"127.0.0.1:{self.port}", "--model", model,

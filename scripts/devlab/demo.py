@@ -27,7 +27,6 @@ import argparse
 import glob
 import gzip
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -36,8 +35,10 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts, main_job
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 
 import main_job  # noqa: E402  (the job's SQL, shared with bench/bench_embed.py)
 
@@ -66,9 +67,8 @@ def read_output(root):
     return rows
 
 
-def cosine(a, b):
-    dot = sum(x * y for x, y in zip(a, b))
-    return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+# The output check devlab_job.py uses too.
+cosine = fs.cosine
 
 
 def main() -> int:

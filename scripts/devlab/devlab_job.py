@@ -47,8 +47,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts, main_job
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 
 import demo  # noqa: E402  (read_output, count_lines, cosine: the demo's output checks)
 import main_job  # noqa: E402  (the main job's SQL)
@@ -57,8 +59,7 @@ DIMS = 384
 GOLDEN = os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz")
 
 
-def log(msg):
-    print(f"[devlab] {msg}", flush=True)
+log = fs.logger("devlab")
 
 
 # ---------------------------------------------------------------- the SQL
@@ -276,27 +277,6 @@ def verify(out_ah, out_tx, n_ah, n_tx, floor=0.99999):
 
 # ---------------------------------------------------------------- metrics
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)')
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_metrics(text):
-    """Prometheus text format -> [(name, {label: value}, float)]."""
-    out = []
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line)
-        if not m:
-            continue
-        try:
-            v = float(m.group(3))
-        except ValueError:
-            continue
-        out.append((m.group(1), dict(_LABEL.findall(m.group(2) or "")), v))
-    return out
-
-
 def metric_urls(urls):
     """Expands each URL whose host resolves to several addresses (a scaled
     compose service) into one URL per address."""
@@ -318,7 +298,7 @@ def metric_urls(urls):
 
 def fetch_metrics(url):
     with urllib.request.urlopen(url, timeout=10) as r:
-        return parse_metrics(r.read().decode("utf-8"))
+        return fs.parse_metrics(r.read().decode("utf-8"))
 
 
 class Metrics:

@@ -20,16 +20,17 @@ import os
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 
 OPERATOR_API = "org.apache.flink:flink-kubernetes-operator-api:1.10.0"
 OPERATOR_API_SHA256 = "b1f44814e17514fa8395c61b329a3ee9087123a5bda5b21fe1a495d5182c30b6"
 PLURAL = {"FlinkDeployment": "flinkdeployments", "FlinkSessionJob": "flinksessionjobs"}
 
 
-def log(msg):
-    print(f"[devlab-k8s] {msg}", flush=True)
+log = fs.logger("devlab-k8s")
 
 
 def crd_schema(kind, api_version):

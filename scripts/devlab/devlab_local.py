@@ -45,7 +45,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,8 +53,10 @@ import urllib.error
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 
 import devlab_job  # noqa: E402
 import soak  # noqa: E402
@@ -68,8 +69,7 @@ MARK = "DEVLAB_RUN"
 MARK_ROOT = "DEVLAB_ROOT"
 
 
-def log(msg):
-    print(f"[devlab-local] {msg}", flush=True)
+log = fs.logger("devlab-local")
 
 
 class Stop(Exception):
@@ -146,12 +146,6 @@ def build_flink_home():
 
 
 # ---------------------------------------------------------------- configuration
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 # PROCESS mode (no pool, a development fallback): every worker Flink starts
 # loads its own model inside its slot's share of managed memory; the compose
@@ -283,25 +277,6 @@ def tail(path, n=30):
         return "(no log)"
 
 
-def http_ok(url, timeout=2):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def wait_until(what, cond, timeout, procs=()):
-    t0 = time.monotonic()
-    while not cond():
-        for p in procs:
-            p.check()
-        if time.monotonic() - t0 > timeout:
-            raise RuntimeError(f"{what}: not ready after {timeout} s")
-        time.sleep(0.5)
-    return time.monotonic() - t0
-
-
 def has_pool(binary):
     r = subprocess.run([binary, "pool", "--help"], capture_output=True, text=True)
     return r.returncode == 0 and "--listen" in (r.stdout + r.stderr)
@@ -353,7 +328,7 @@ def main():
         for f in glob.glob(os.path.join(home, "conf", "*")):
             if os.path.basename(f) != "config.yaml":
                 shutil.copy2(f, conf_dir)
-        ports = {"rpc": free_port(), "rest": free_port(), "pool": free_port()}
+        ports = {"rpc": fs.free_port(), "rest": fs.free_port(), "pool": fs.free_port()}
         conf = local_config(ports, conf_dir, tmp_dir, a.mode)
         rest = f"http://localhost:{ports['rest']}"
         slots = int(conf["taskmanager.numberOfTaskSlots"])
@@ -381,7 +356,7 @@ def main():
                                                   "--flink-conf", os.path.join(conf_dir, "config.yaml"),
                                                   "--memory-limit", str(conf["taskmanager.memory.managed.size"])],
                                  env, os.path.join(log_dir, "pool.log"))
-            waited = wait_until("flinkfn pool /readyz", lambda: http_ok(f"http://{http}/readyz"), 180,
+            waited = fs.wait_until("flinkfn pool /readyz", lambda: fs.http_ok(f"http://{http}/readyz"), 180,
                                 [procs["pool"]])
             log(f"flinkfn pool ready in {waited:.1f} s (/readyz 200)")
             tm_env["FLINKFN_POOL"] = pool_addr
@@ -398,7 +373,7 @@ def main():
                 return False
             return o.get("taskmanagers", 0) >= 1 and o.get("slots-total", 0) >= slots
 
-        wait_until("the cluster (JobManager REST, TaskManager slots)", slots_up, 180, procs.values())
+        fs.wait_until("the cluster (JobManager REST, TaskManager slots)", slots_up, 180, procs.values())
         phases["cluster start"] = time.monotonic() - t0
         log(f"cluster up in {phases['cluster start']:.1f} s: 1 TaskManager, {slots} slots")
 

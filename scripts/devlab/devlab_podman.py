@@ -53,8 +53,10 @@ import time
 import urllib.error
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 
 COMPOSE = os.path.join(ROOT, "devlab", "docker-compose.yaml")
 PODMAN_DIR = os.path.join(ROOT, "devlab", "podman")
@@ -68,8 +70,7 @@ DEBIAN_MIRROR = os.environ.get("DEVLAB_DEBIAN_MIRROR", "http://deb.debian.org/de
 MODEL = "all-MiniLM-L6-v2"
 
 
-def log(msg):
-    print(f"[devlab-podman] {msg}", flush=True)
+log = fs.logger("devlab-podman")
 
 
 class Fail(Exception):

@@ -20,50 +20,24 @@ job, projected over the run, must stay under 5 % of the budget. The result
 written to .cache/devlab/soak.json.
 """
 
-import gzip
 import json
-import math
 import os
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 
-import devlab_job
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import devlab_job  # noqa: E402  (same folder: the job, run in a loop)
+import flinkfn_scripts as fs  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = fs.ROOT
 SAMPLE_EVERY = 10.0
 BATCH = 8
 
 
-def log(msg):
-    print(f"[soak] {msg}", flush=True)
-
-
-def golden():
-    """(text, vector) pairs of sentence-transformers' all-MiniLM-L6-v2."""
-    out = []
-    with gzip.open(os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz"), "rt", encoding="utf-8") as f:
-        for line in f:
-            g = json.loads(line)
-            if g.get("text"):
-                out.append((g["text"], g["vector"]))
-    return out
-
-
-def cosine(a, b):
-    dot = sum(x * y for x, y in zip(a, b))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+log = fs.logger("soak")
 
 
 def slope_per_hour(samples):
@@ -121,7 +95,7 @@ class HTTPLoad:
             if len(vecs) != len(batch):
                 self._error(f"{path}: {len(vecs)} vectors for {len(batch)} texts")
                 continue
-            worst = min(cosine(v, g) for v, (_, g) in zip(vecs, batch))
+            worst = min(fs.cosine(v, g) for v, (_, g) in zip(vecs, batch))
             with self.lock:
                 self.requests += 1
                 self.texts += len(batch)
@@ -138,7 +112,7 @@ class HTTPLoad:
 def pool_budget(pool_http):
     """The pool's memory budget (flinkfn_memory_limit_bytes)."""
     with urllib.request.urlopen(f"http://{pool_http}/metrics", timeout=10) as r:
-        samples = devlab_job.parse_metrics(r.read().decode())
+        samples = fs.parse_metrics(r.read().decode())
     limit = next((v for name, _, v in samples if name == "flinkfn_memory_limit_bytes"), 0)
     if not limit:
         raise RuntimeError(f"the pool at {pool_http} reports no flinkfn_memory_limit_bytes: start it with --memory-limit")
@@ -147,7 +121,7 @@ def pool_budget(pool_http):
 
 def run(home, conf_dir, rest, pool_http, pool_pid, seconds, env, alive, work, n_ah, n_tx, clients=4):
     """The soak; returns the exit status."""
-    pairs = golden()
+    pairs = fs.golden()
     budget = pool_budget(pool_http)
     samples, over = [], []
     t0 = time.monotonic()
@@ -156,7 +130,7 @@ def run(home, conf_dir, rest, pool_http, pool_pid, seconds, env, alive, work, n_
     def sample():
         while not stop.is_set():
             try:
-                v = rss_bytes(pool_pid)
+                v = fs.rss_bytes(pool_pid)
             except (OSError, RuntimeError):
                 return
             samples.append((time.monotonic() - t0, v))

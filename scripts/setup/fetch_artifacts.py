@@ -31,7 +31,6 @@ local Maven repository (~/.m2/repository) is used first when it has the jar.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -42,20 +41,15 @@ import subprocess
 import urllib.request
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 TOOL_REQUIREMENTS = os.path.join(ROOT, "scripts", "setup", "quant", "requirements.txt")
 
 
-def log(msg):
-    print(f"[fetch] {msg}", file=sys.stderr, flush=True)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+log = fs.logger("fetch", sys.stderr)
+sha256 = fs.sha256
 
 
 def maven_path(coord):

@@ -43,12 +43,14 @@ refused rather than quantised partly.
 """
 
 import argparse
-import hashlib
 import os
 import re
 import sys
 from importlib.metadata import version
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/: flinkfn_scripts
+from flinkfn_scripts import sha256  # noqa: E402
 
 REQUIREMENTS = Path(__file__).resolve().parent / "quant" / "requirements.txt"
 
@@ -122,14 +124,6 @@ def quantize(src, dst, recipe):
                      extra_options={"MatMulConstBOnly": True})
     os.replace(tmp, dst)
     return len(nodes)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main():

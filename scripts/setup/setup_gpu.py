@@ -36,20 +36,15 @@ import subprocess
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # scripts/: flinkfn_scripts
+import flinkfn_scripts as fs  # noqa: E402
+
+ROOT = fs.ROOT
 PINS = os.path.join(ROOT, "scripts", "setup", "gpu", "wheels.json")
 
 
-def log(msg):
-    print(f"[setup-gpu] {msg}", file=sys.stderr, flush=True)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+log = fs.logger("setup-gpu", sys.stderr)
+sha256 = fs.sha256
 
 
 def fetch_wheel(w, prof, downloads, wheels_from):
