@@ -15,7 +15,8 @@ exit status is 1 when any check failed.
            texts, nvidia-smi's per-process memory of the server stays
            <= limit + the CUDA context and libraries' allowance (1 GiB);
            /metrics and /health report total, limit and used.
-  oom      the same with a limit too small for the largest batch (64 MiB):
+  oom      the same with a limit too small for the largest batch but
+           above the weights (192 MiB; MiniLM's fp32 weights are 87 MiB):
            the server starts (its warm-up batch fails alone), a large
            request gets 507 out_of_memory naming --gpu-memory-fraction,
            /readyz stays 200 and a one-text request is answered.
@@ -202,18 +203,18 @@ def check_memory(bin_, model, outdir):
 
 def check_oom(bin_, model, outdir):
     total = gpu_total()
-    fraction = (64 << 20) / total
+    fraction = (192 << 20) / total
     s = Server(bin_, model, fraction, os.path.join(outdir, "serve-oom.log"))
     try:
         if not s.wait_ready():
-            report(False, "oom", f"flinkfn serve with a 64 MiB limit did not become ready (log {s.log.name})")
+            report(False, "oom", f"flinkfn serve with a 192 MiB limit did not become ready (log {s.log.name})")
             return
         code, body = http("POST", s.url + "/embed", {"inputs": long_texts(64)})
         msg = body.decode(errors="replace")
         ready = http("GET", s.url + "/readyz")[0]
         small, _ = http("POST", s.url + "/embed", {"inputs": ["a short text"]})
         ok = code == 507 and "out_of_memory" in msg and "--gpu-memory-fraction" in msg and ready == 200 and small == 200
-        report(ok, "oom", f"64 MiB limit: 64 long texts -> {code} {msg[:300]}; then /readyz {ready}, one short text {small}")
+        report(ok, "oom", f"192 MiB limit: 64 long texts -> {code} {msg[:300]}; then /readyz {ready}, one short text {small}")
     finally:
         s.stop()
 
