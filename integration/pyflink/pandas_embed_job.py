@@ -7,46 +7,30 @@ pandas-style (func_type="pandas") over JSON-lines tables, worker = $FLINKFN_BIN.
 ah_embed and txn_embed are declared in SQL DDL (udfs.*_udf.*_embed_pandas),
 embed in the Table API (udf(embed._func, ..., func_type="pandas")); the
 texts query also calls the row-at-a-time embed in the same SELECT (v_row).
-One job per python.fn-execution.arrow.batch.size.
+One job per python.fn-execution.arrow.batch.size. The tables and the
+configuration are embed_tables.py's.
 """
 
 import json
-import os
 import sys
+
+import embed_tables
 
 
 def main():
     data, batch_sizes = sys.argv[1], [int(x) for x in sys.argv[2].split(",")]
-    os.environ["_python_worker_execution_mode"] = "process"
-    from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+    t_env = embed_tables.table_env(data)
+    conf = t_env.get_config()
+    from pyflink.table import DataTypes
     from pyflink.table.udf import udf
 
     from udfs import embed_udf
 
-    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
-    conf = t_env.get_config()
-    conf.set("python.executable", os.environ["FLINKFN_BIN"])
-    conf.set("python.client.executable", sys.executable)
-    conf.set("parallelism.default", "2")
-    # The slot's managed memory for Python holds flinkfn's budget (framework
-    # + buffer + model): see embed_job.py.
-    conf.set("taskmanager.memory.managed.size", "1280m")
     for name, mod in [("ah_embed", "ah_embed_udf"), ("txn_embed", "txn_embed_udf")]:
         t_env.execute_sql(f"CREATE TEMPORARY FUNCTION {name}_p AS 'udfs.{mod}.{name}_pandas' LANGUAGE PYTHON")
     t_env.create_temporary_function(
         "embed_p", udf(embed_udf.embed._func, result_type=DataTypes.ARRAY(DataTypes.FLOAT()), func_type="pandas"))
     t_env.execute_sql("CREATE TEMPORARY FUNCTION embed_row AS 'udfs.embed_udf.embed' LANGUAGE PYTHON")
-    t_env.execute_sql(f"""
-        CREATE TABLE ah (account_id STRING, name STRING, address STRING, city STRING, country STRING,
-          nationality STRING, occupation STRING, segment STRING, date_of_birth DATE)
-        WITH ('connector' = 'filesystem', 'path' = '{data}/ah.jsonl', 'format' = 'json')""")
-    t_env.execute_sql(f"""
-        CREATE TABLE txn (txn_id STRING, account_id STRING, merchant STRING, mcc STRING, amount DECIMAL(12, 2),
-          currency STRING, channel STRING, country STRING, description STRING, event_time TIMESTAMP(3))
-        WITH ('connector' = 'filesystem', 'path' = '{data}/txn.jsonl', 'format' = 'json')""")
-    t_env.execute_sql(f"""
-        CREATE TABLE texts (k STRING, text STRING)
-        WITH ('connector' = 'filesystem', 'path' = '{data}/texts.jsonl', 'format' = 'json')""")
     sql = """
         SELECT 'ah' AS q, account_id AS k,
                ah_embed_p(name, address, city, country, nationality, occupation, segment, date_of_birth) AS v,

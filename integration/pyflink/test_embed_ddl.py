@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+import embed_tables
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLDEN = os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz")
 
@@ -48,27 +50,9 @@ def test_reference_renders_golden_texts():
 
 
 def test_ddl_embeddings_equal_sentence_transformers(tmp_path):
-    g = golden()
-    want = {}
-    with open(tmp_path / "ah.jsonl", "w", encoding="utf-8") as ah, \
-            open(tmp_path / "txn.jsonl", "w", encoding="utf-8") as txn, \
-            open(tmp_path / "texts.jsonl", "w", encoding="utf-8") as texts:
-        for i, e in enumerate(g):
-            if e.get("fn") == "ah_embed":
-                ah.write(json.dumps(e["row"], ensure_ascii=False) + "\n")
-                want[("ah", e["row"]["account_id"])] = e["vector"]
-            elif e.get("fn") == "txn_embed":
-                txn.write(json.dumps(e["row"], ensure_ascii=False) + "\n")
-                want[("txn", e["row"]["txn_id"])] = e["vector"]
-            else:
-                texts.write(json.dumps({"k": f"t{i}", "text": e["text"]}, ensure_ascii=False) + "\n")
-                want[("texts", f"t{i}")] = e["vector"]
-        ah.write(json.dumps({"account_id": "all-null", "country": "  "}) + "\n")
-        want[("ah", "all-null")] = None
-        texts.write(json.dumps({"k": "null", "text": None}) + "\n")
-        want[("texts", "null")] = None
+    want = embed_tables.write_tables(tmp_path, golden())
     env = dict(os.environ, PYTHONPATH=ROOT)
-    p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "embed_job.py"), str(tmp_path)],
+    p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "embed_ddl_job.py"), str(tmp_path)],
                        env=env, capture_output=True, text=True, timeout=int(os.environ.get("COMPAT_RUN_TIMEOUT_S", "900")))
     assert p.returncode == 0, p.stderr[-4000:]
     got = {}

@@ -12,39 +12,16 @@ import json
 import os
 import subprocess
 
+import embed_tables
 from pyflinkrun import HERE, REPO, VENV_PYTHON, FLINKFN_BIN, TARGET, run_logged
 from test_embed_ddl import cosine, golden
 
 BATCH_SIZES = (1, 7, 1000)
 
 
-def _write_tables(d):
-    want = {}
-    with open(d / "ah.jsonl", "w", encoding="utf-8") as ah, \
-            open(d / "txn.jsonl", "w", encoding="utf-8") as txn, \
-            open(d / "texts.jsonl", "w", encoding="utf-8") as texts:
-        for i, e in enumerate(golden()):
-            if e.get("fn") == "ah_embed":
-                ah.write(json.dumps(e["row"], ensure_ascii=False) + "\n")
-                want[("ah", e["row"]["account_id"])] = e["vector"]
-            elif e.get("fn") == "txn_embed":
-                txn.write(json.dumps(e["row"], ensure_ascii=False) + "\n")
-                want[("txn", e["row"]["txn_id"])] = e["vector"]
-            else:
-                texts.write(json.dumps({"k": f"t{i}", "text": e["text"]}, ensure_ascii=False) + "\n")
-                want[("texts", f"t{i}")] = e["vector"]
-        ah.write(json.dumps({"account_id": "all-null", "country": "  "}) + "\n")
-        want[("ah", "all-null")] = None
-        txn.write(json.dumps({"txn_id": "all-null"}) + "\n")
-        want[("txn", "all-null")] = None
-        texts.write(json.dumps({"k": "null", "text": None}) + "\n")
-        want[("texts", "null")] = None
-    return want
-
-
 def test_pandas_embeddings_equal_sentence_transformers(tmp_path):
     assert FLINKFN_BIN.is_file(), "flinkfn binary not found at %s (make build)" % FLINKFN_BIN
-    want = _write_tables(tmp_path)
+    want = embed_tables.write_tables(tmp_path, golden(), null_txn=True)
     TARGET.mkdir(exist_ok=True)
     log = TARGET / "pandas-embed.log"
     env = dict(os.environ, FLINKFN_BIN=str(FLINKFN_BIN),
