@@ -52,6 +52,13 @@ def statement_set(t_env, data, out_ah, out_tx, ah_path=None, tx_path=None):
     t_env.execute_sql(f"""
         CREATE TABLE txn_embeddings (txn_id STRING, account_id STRING, embedding ARRAY<FLOAT>)
         WITH ('connector' = 'filesystem', 'path' = '{out_tx}', 'format' = 'json')""")
+    return inserts(t_env)
+
+
+def inserts(t_env):
+    """The job's two INSERTs on a new statement set of t_env, over the
+    functions and tables as declared there now (scripts/bench/bench_pandas.py
+    declares the functions pandas-style and takes the same INSERTs)."""
     stmts = t_env.create_statement_set()
     stmts.add_insert_sql("""
         INSERT INTO ah_embeddings

@@ -79,26 +79,11 @@ def driver(a):
         for name, mod in (("ah_embed", "ah_embed_udf"), ("txn_embed", "txn_embed_udf")):
             t_env.execute_sql("DROP TEMPORARY FUNCTION %s" % name)
             t_env.execute_sql("CREATE TEMPORARY FUNCTION %s AS 'udfs.%s.%s_pandas' LANGUAGE PYTHON" % (name, mod, name))
-        stmts = _inserts(t_env)
+        stmts = main_job.inserts(t_env)
     print("BENCH_START %.6f" % time.time(), flush=True)
     stmts.execute().wait()
     print("BENCH_END %.6f" % time.time(), flush=True)
     return 0
-
-
-def _inserts(t_env):
-    """main_job's two INSERTs on a new statement set (the functions as now declared)."""
-    stmts = t_env.create_statement_set()
-    stmts.add_insert_sql("""
-        INSERT INTO ah_embeddings
-        SELECT account_id, ah_embed(name, address, city, country, nationality, occupation, segment, date_of_birth)
-        FROM accountholders""")
-    stmts.add_insert_sql("""
-        INSERT INTO txn_embeddings
-        SELECT txn_id, account_id,
-               txn_embed(merchant, mcc, amount, currency, channel, country, description, event_time)
-        FROM transactions""")
-    return stmts
 
 
 def run_case(args, case, data, expected):
