@@ -71,6 +71,20 @@ def read_output(root):
 cosine = fs.cosine
 
 
+def load_golden():
+    """{("ah", account_id) or ("tx", txn_id): sentence-transformers' vector}
+    of the golden rows (the output checks here and in devlab_job.py)."""
+    golden = {}
+    with gzip.open(fs.GOLDEN_MINILM, "rt", encoding="utf-8") as f:
+        for line in f:
+            g = json.loads(line)
+            if g.get("fn") == "ah_embed":
+                golden[("ah", g["row"]["account_id"])] = g["vector"]
+            elif g.get("fn") == "txn_embed":
+                golden[("tx", g["row"]["txn_id"])] = g["vector"]
+    return golden
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flinkfn", default=os.path.join(ROOT, ".cache", "bin", "flinkfn"))
@@ -159,14 +173,7 @@ def main() -> int:
     if bad:
         problems.append(f"{len(bad)} rows without a 384-float embedding, e.g. {str(bad[0])[:200]}")
 
-    golden = {}
-    with gzip.open(os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz"), "rt", encoding="utf-8") as f:
-        for line in f:
-            g = json.loads(line)
-            if g.get("fn") == "ah_embed":
-                golden[("ah", g["row"]["account_id"])] = g["vector"]
-            elif g.get("fn") == "txn_embed":
-                golden[("tx", g["row"]["txn_id"])] = g["vector"]
+    golden = load_golden()
     got = {("ah", r["account_id"]): r["embedding"] for r in ah}
     got.update({("tx", r["txn_id"]): r["embedding"] for r in tx})
     # Only the golden rows this input has (fewer than 120 of a kind with a

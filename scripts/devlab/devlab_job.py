@@ -33,7 +33,6 @@ service of devlab/docker-compose.yaml. Exit status 0 when everything checks.
 
 import argparse
 import glob
-import gzip
 import json
 import os
 import re
@@ -52,11 +51,10 @@ import flinkfn_scripts as fs  # noqa: E402
 
 ROOT = fs.ROOT
 
-import demo  # noqa: E402  (read_output, count_lines, cosine: the demo's output checks)
+import demo  # noqa: E402  (read_output, count_lines, cosine, load_golden: the demo's output checks)
 import main_job  # noqa: E402  (the main job's SQL)
 
 DIMS = 384
-GOLDEN = os.path.join(ROOT, "inference", "testdata", "golden-minilm.jsonl.gz")
 
 
 log = fs.logger("devlab")
@@ -236,18 +234,6 @@ def job_exception(rest, job_id):
 
 # ---------------------------------------------------------------- output
 
-def load_golden():
-    golden = {}
-    with gzip.open(GOLDEN, "rt", encoding="utf-8") as f:
-        for line in f:
-            g = json.loads(line)
-            if g.get("fn") == "ah_embed":
-                golden[("ah", g["row"]["account_id"])] = g["vector"]
-            elif g.get("fn") == "txn_embed":
-                golden[("tx", g["row"]["txn_id"])] = g["vector"]
-    return golden
-
-
 def verify(out_ah, out_tx, n_ah, n_tx, floor=0.99999):
     """Returns (problems, stats)."""
     ah = demo.read_output(out_ah)
@@ -262,7 +248,7 @@ def verify(out_ah, out_tx, n_ah, n_tx, floor=0.99999):
     bad = [r for r in ah + tx if not isinstance(r.get("embedding"), list) or len(r["embedding"]) != DIMS]
     if bad:
         problems.append(f"{len(bad)} rows without a {DIMS}-float embedding, e.g. {str(bad[0])[:200]}")
-    golden = load_golden()
+    golden = demo.load_golden()
     got = {("ah", r["account_id"]): r["embedding"] for r in ah}
     got.update({("tx", r["txn_id"]): r["embedding"] for r in tx})
     want = {k: v for k, v in golden.items()
