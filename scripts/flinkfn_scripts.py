@@ -1,7 +1,8 @@
 """What the scripts under scripts/ (setup/, fixtures/, bench/, devlab/) share:
 the source tree's root, a prefixed log, a free loopback port, HTTP probes,
 waiting for a server's readiness path (the pool's /readyz), Prometheus text
-parsing, the golden texts and vectors, cosine, /proc memory readings and
+parsing, the golden texts and vectors, the UDF arguments of a sample row,
+cosine, /proc memory readings and
 SHA-256 of a file. Standard library only: every venv and python3 can import
 it. A script in a subfolder imports it with
 
@@ -13,6 +14,8 @@ scripts' own: scripts/devlab/devlab_check_test.sh runs a copy of the tree
 whose folders are links.
 """
 
+import datetime
+import decimal
 import gzip
 import hashlib
 import json
@@ -139,6 +142,22 @@ def golden_lines(path=GOLDEN_MINILM):
     """The golden texts that fit on one line (what `flinkfn embed` and
     line-per-text clients can send unchanged)."""
     return [t for t, _ in golden(path) if "\n" not in t and "\r" not in t]
+
+
+def typed_ah(r):
+    """The arguments ah_embed receives for an account-holder row of
+    fixtures/gen_sample_data.py (a JSON object): DATE as datetime.date."""
+    dob = r["date_of_birth"]
+    return (r["name"], r["address"], r["city"], r["country"], r["nationality"], r["occupation"], r["segment"],
+            datetime.date.fromisoformat(dob) if dob else None)
+
+
+def typed_txn(r):
+    """The arguments txn_embed receives for a transaction row: DECIMAL as
+    decimal.Decimal, TIMESTAMP(3) as datetime.datetime."""
+    ts = datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
+    return (r["merchant"], r["mcc"], decimal.Decimal(r["amount"]), r["currency"], r["channel"], r["country"],
+            r["description"], ts)
 
 
 def cosine(a, b):

@@ -104,7 +104,6 @@ is not written.
 
 import argparse
 import datetime
-import decimal
 import json
 import os
 import platform
@@ -192,16 +191,8 @@ def ensure_data(py, n_ah, n_tx):
     return data
 
 
-def typed_ah(r):  # the values the UDF receives (as scripts/fixtures/gen_golden.py)
-    dob = r["date_of_birth"]
-    return (r["name"], r["address"], r["city"], r["country"], r["nationality"], r["occupation"], r["segment"],
-            datetime.date.fromisoformat(dob) if dob else None)
-
-
-def typed_txn(r):
-    ts = datetime.datetime.strptime(r["event_time"], "%Y-%m-%d %H:%M:%S.%f")
-    return (r["merchant"], r["mcc"], decimal.Decimal(r["amount"]), r["currency"], r["channel"], r["country"],
-            r["description"], ts)
+# The values the UDFs receive (as fixtures/gen_golden.py renders them).
+typed_ah, typed_txn = fs.typed_ah, fs.typed_txn
 
 
 def render_rows(data):
