@@ -153,21 +153,30 @@ log = fs.logger("bench-embed", sys.stderr)
 # ---------------------------------------------------------------------------
 # Driver: one job inside a fresh interpreter (same SQL as scripts/devlab/demo.py).
 
-def driver(args):
+def driver_table_env(executable, parallelism, managed):
+    """The driver's batch TableEnvironment (also bench_pandas.py's): the
+    Python worker is `executable` in PROCESS mode, no restarts, one
+    TaskManager with a slot per subtask, `managed` its managed memory."""
     os.environ["_python_worker_execution_mode"] = "process"
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
     conf = t_env.get_config()
-    conf.set("python.executable", args.executable)
+    conf.set("python.executable", executable)
     conf.set("python.client.executable", sys.executable)
     conf.set("python.pythonpath", str(REPO))
-    conf.set("parallelism.default", str(args.parallelism))
+    conf.set("parallelism.default", str(parallelism))
     conf.set("restart-strategy.type", "none")
     # One TaskManager with a slot per subtask; flinkfn's budget per slot
     # (PROCESS mode) is the slot's managed memory for Python.
-    conf.set("taskmanager.numberOfTaskSlots", str(args.parallelism))
-    conf.set("taskmanager.memory.managed.size", args.managed)
+    conf.set("taskmanager.numberOfTaskSlots", str(parallelism))
+    conf.set("taskmanager.memory.managed.size", managed)
+    return t_env
+
+
+def driver(args):
+    t_env = driver_table_env(args.executable, args.parallelism, args.managed)
+    conf = t_env.get_config()
     for kv in args.conf:
         k, _, v = kv.partition("=")
         conf.set(k, v)

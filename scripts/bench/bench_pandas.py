@@ -58,18 +58,8 @@ log = fs.logger("bench-pandas", sys.stderr)
 
 
 def driver(a):
-    os.environ["_python_worker_execution_mode"] = "process"
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    t_env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    t_env = bench_embed.driver_table_env(a.executable, a.parallelism, main_job.managed_memory_size(a.parallelism))
     conf = t_env.get_config()
-    conf.set("python.executable", a.executable)
-    conf.set("python.client.executable", sys.executable)
-    conf.set("python.pythonpath", str(REPO))
-    conf.set("parallelism.default", str(a.parallelism))
-    conf.set("restart-strategy.type", "none")
-    conf.set("taskmanager.numberOfTaskSlots", str(a.parallelism))
-    conf.set("taskmanager.memory.managed.size", main_job.managed_memory_size(a.parallelism))
     conf.set("python.fn-execution.arrow.batch.size", str(a.arrow_batch_size))
     out_ah, out_tx = os.path.join(a.job_out, "accountholders"), os.path.join(a.job_out, "transactions")
     stmts = main_job.statement_set(t_env, a.data, out_ah, out_tx)
