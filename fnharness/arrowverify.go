@@ -161,7 +161,9 @@ func (v *fbVerifier) str(at uint64) error {
 	return err
 }
 
-func (v *fbVerifier) keyValues(at uint64) error {
+// tables checks a vector of tables of the given slots at at, then each
+// table's slot offsets with check.
+func (v *fbVerifier) tables(at uint64, slots int, check func(f []uint64) error) error {
 	p, n, err := v.vector(at, 4)
 	if err != nil {
 		return err
@@ -171,18 +173,24 @@ func (v *fbVerifier) keyValues(at uint64) error {
 		if err != nil {
 			return err
 		}
-		f, err := v.table(t, 2)
+		f, err := v.table(t, slots)
 		if err != nil {
 			return err
 		}
-		if err := v.str(f[0]); err != nil {
-			return err
-		}
-		if err := v.str(f[1]); err != nil {
+		if err := check(f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (v *fbVerifier) keyValues(at uint64) error {
+	return v.tables(at, 2, func(f []uint64) error {
+		if err := v.str(f[0]); err != nil {
+			return err
+		}
+		return v.str(f[1])
+	})
 }
 
 // header checks the Message table (version, header_type, header,
@@ -272,20 +280,8 @@ func (v *fbVerifier) fields(at uint64, depth int) error {
 	if depth > maxTypeDepth {
 		return errors.New("types nest too deeply")
 	}
-	p, n, err := v.vector(at, 4)
-	if err != nil {
-		return err
-	}
-	for i := uint64(0); i < n; i++ {
-		t, err := v.deref(p + 4*i)
-		if err != nil {
-			return err
-		}
-		// name, nullable, type_type, type, dictionary, children, custom_metadata
-		f, err := v.table(t, 7)
-		if err != nil {
-			return err
-		}
+	// name, nullable, type_type, type, dictionary, children, custom_metadata
+	return v.tables(at, 7, func(f []uint64) error {
 		if err := v.str(f[0]); err != nil {
 			return err
 		}
@@ -311,9 +307,6 @@ func (v *fbVerifier) fields(at uint64, depth int) error {
 		if err := v.keyValues(f[6]); err != nil {
 			return err
 		}
-		if err := v.fields(f[5], depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
+		return v.fields(f[5], depth+1)
+	})
 }

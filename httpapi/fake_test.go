@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flinkfn/flinkfn/admission"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/modelset"
 )
@@ -116,31 +115,7 @@ func (m *fakeModel) Close() error { return m.b.Close() }
 // "other"), each with its own batcher over eng.
 func newFakeSet(t *testing.T, eng *engine) *modelset.Set {
 	t.Helper()
-	set, err := modelset.New(modelset.Options{
-		Names: []string{"fake", "other"},
-		Open: func(ctx context.Context, name string) (modelset.Loaded, error) {
-			b, err := batcher.New(eng, batcher.Options{MaxBatchRows: 32, MaxBatchTokens: 256})
-			if err != nil {
-				return modelset.Loaded{}, err
-			}
-			g, err := admission.New(&fakeModel{b: b}, admission.Options{})
-			if err != nil {
-				return modelset.Loaded{}, err
-			}
-			return modelset.Loaded{Model: g}, nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	if err := set.Preload("fake", "other"); err != nil {
-		t.Fatal(err)
-	}
-	if err := set.Wait(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return newSetOver(t, eng)
 }
 
 func fakeCatalog() []ModelInfo {

@@ -30,7 +30,8 @@ func (e *oomEngine) Run(ctx context.Context, seqs [][]int64) ([][]float32, error
 	return e.engine.Run(ctx, seqs)
 }
 
-// newSetOver is newFakeSet over any batcher model.
+// newSetOver is a model set of two fake models ("fake", the default, and
+// "other"), each with its own batcher over eng (any batcher model).
 func newSetOver(t *testing.T, eng batcher.Model) *modelset.Set {
 	t.Helper()
 	set, err := modelset.New(modelset.Options{
