@@ -51,7 +51,8 @@ func TestPoolReadyzAnswersWhileModelsLoad(t *testing.T) {
 	var slowest time.Duration
 	var tooks []time.Duration
 	var reasons []string
-	deadline := time.Now().Add(2 * time.Minute)
+	began := time.Now()
+	deadline := began.Add(2 * time.Minute)
 	for {
 		select {
 		case err := <-done:
@@ -80,9 +81,10 @@ func TestPoolReadyzAnswersWhileModelsLoad(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	loads := time.Since(began)
 	slices.Sort(tooks)
 	median := tooks[len(tooks)/2]
-	t.Logf("/readyz during the loads: %d answers, median %s, slowest %s; reasons seen %q", len(tooks), median, slowest, reasons)
+	t.Logf("/readyz during the loads (%s): %d answers, median %s, slowest %s; reasons seen %q", loads, len(tooks), median, slowest, reasons)
 	if len(reasons) == 0 {
 		t.Fatal("/readyz never said a model was loading")
 	}
@@ -92,9 +94,11 @@ func TestPoolReadyzAnswersWhileModelsLoad(t *testing.T) {
 	// Each answer comes at once (the models load in the set's goroutine);
 	// on a loaded machine (the loads use every core) an answer may wait
 	// for the CPU, so the bound is on the median, and the slowest must
-	// still be far below a load (which took seconds).
-	if median > 100*time.Millisecond || slowest > 500*time.Millisecond {
-		t.Errorf("/readyz answered in %s (median), %s (slowest) during the loads; want at most 100ms and 500ms", median, slowest)
+	// still be far below the loads (a /readyz that waited for a load would
+	// take as long as it): at most 500ms, or a quarter of the loads' time
+	// on a machine slow enough to stretch them.
+	if limit := max(500*time.Millisecond, loads/4); median > 100*time.Millisecond || slowest > limit {
+		t.Errorf("/readyz answered in %s (median), %s (slowest) during %s of loads; want at most 100ms and %s", median, slowest, loads, limit)
 	}
 	resp, err := client.Get("http://" + httpAddr + "/metrics")
 	if err != nil {
