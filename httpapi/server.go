@@ -284,7 +284,7 @@ func unauthorized(r *http.Request) *apiError {
 		return errf(http.StatusUnauthorized, KindUnauthorized, "the Authorization header is not a bearer token: send \"Authorization: Bearer <key>\"")
 	default:
 		return errf(http.StatusUnauthorized, KindUnauthorized,
-			"the bearer token is not this server's API key: send the key it was started with (--api-key or FLINKFN_API_KEY)")
+			"the bearer token is not this server's API key: send \"Authorization: Bearer <key>\" with the key it was started with (--api-key or FLINKFN_API_KEY)")
 	}
 }
 
