@@ -35,7 +35,8 @@ log = fs.logger("devlab-k8s")
 
 def crd_schema(kind, api_version):
     import yaml
-    import fetch_artifacts
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup"))
+    import fetch_artifacts  # scripts/setup/
     jar = fetch_artifacts.fetch_jar(OPERATOR_API, OPERATOR_API_SHA256,
                                     os.path.join(ROOT, ".cache", "devlab", "downloads"))
     entry = f"META-INF/fabric8/{PLURAL[kind]}.flink.apache.org-v1.yml"

@@ -99,7 +99,8 @@ SQL_GATEWAY_SHA256 = {
 
 
 def sql_gateway_jar(ver):
-    import fetch_artifacts
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "setup"))
+    import fetch_artifacts  # scripts/setup/
     if ver not in SQL_GATEWAY_SHA256:
         raise RuntimeError(f"no pinned flink-sql-gateway SHA-256 for Flink {ver}: add it to SQL_GATEWAY_SHA256 "
                            f"in {os.path.relpath(__file__, ROOT)}")
