@@ -37,6 +37,23 @@ import bench_harness  # noqa: E402  (write_section)
 
 SECTION = "## HTTP API"
 
+# The gunicorn + sentence-transformers baselines: (name, st_api.py's
+# environment, gunicorn flags). Seed 002's production guide: a worker per
+# vCPU, 2 torch threads, at most 4 texts per encode batch, gc after every
+# request, workers restarted after 50 requests, a 120 s timeout, the worker
+# heartbeat in /dev/shm; no warm-up in the master (with 2 torch threads it
+# makes the forked workers hang: st_api.py's ST_WARM). Tuned: the fastest settings found here for the same
+# service (a torch thread per core across the workers, batches of 32, no
+# forced gc, no restarts).
+BASELINES = [
+    ("gunicorn + sentence-transformers, seed 002's settings (`-w %d`)",
+     {"ST_THREADS": "2", "ST_BATCH": "4", "ST_GC": "1", "ST_WARM": "0"},
+     ["--timeout", "120", "--max-requests", "50", "--worker-tmp-dir", "/dev/shm"]),
+    ("gunicorn + sentence-transformers, tuned (`-w %d`, 1 torch thread each)",
+     {"ST_THREADS": "1", "ST_BATCH": "32", "ST_GC": "0", "ST_WARM": "1"},
+     ["--timeout", "600"]),
+]
+
 
 def golden_texts(n):
     texts = fs.golden_lines()
@@ -170,8 +187,9 @@ def main():
     p.add_argument("--clients", default="1,16,64")
     p.add_argument("--timeout", type=int, default=300, help="seconds per level at most")
     p.add_argument("--gunicorn", default=str(REPO / ".cache" / "ref-venv" / "bin" / "gunicorn"),
-                   help="the baseline's gunicorn (scripts/bench/st_api.py; \"\" skips it)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (one per core)")
+                   help="the baselines' gunicorn (scripts/bench/st_api.py; \"\" skips them)")
+    p.add_argument("--workers", type=int, default=os.cpu_count(), help="gunicorn workers (seed 002: one per vCPU)")
+    p.add_argument("--variants", default="fp32,int8", help="model variants `flinkfn serve` runs, one server each")
     p.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     p.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     a = p.parse_args()
@@ -183,21 +201,26 @@ def main():
     alone = embed_alone(a.flinkfn, texts, env)
     print("flinkfn embed alone: %.1f rows/s, peak RSS %.0f MiB" % (alone["rows_s"], alone["rss_mib"]), flush=True)
 
-    servers = [("`flinkfn serve`", lambda port: [a.flinkfn, "serve", "--http", "127.0.0.1:%d" % port, "--memory-limit", "0",
-                                                "--max-queued", "1024", "--request-timeout", "%ds" % a.timeout], "/readyz", env)]
+    def flinkfn_serve(variant):
+        return lambda port: [a.flinkfn, "serve", "--http", "127.0.0.1:%d" % port, "--variant", variant,
+                             "--memory-limit", "0", "--max-queued", "1024", "--request-timeout", "%ds" % a.timeout]
+
+    servers = [("`flinkfn serve`" + ("" if v == "fp32" else " `--variant %s`" % v), flinkfn_serve(v), "/readyz", env)
+               for v in a.variants.split(",") if v]
     if a.gunicorn and Path(a.gunicorn).exists():
-        genv = dict(env, ST_THREADS="1")
-        servers.append(("gunicorn + sentence-transformers (`--preload -w %d`)" % a.workers,
-                        lambda port: [a.gunicorn, "--preload", "-w", str(a.workers), "-b", "127.0.0.1:%d" % port, "--timeout", "600",
-                                      "--chdir", str(REPO / "scripts" / "bench"), "st_api:app"], "/health", genv))
+        for name, st_env, flags in BASELINES:
+            servers.append((name % a.workers, lambda port, flags=flags: [
+                a.gunicorn, "--preload", "-w", str(a.workers), "-b", "127.0.0.1:%d" % port, *flags,
+                "--chdir", str(REPO / "scripts" / "bench"), "st_api:app"], "/health", dict(env, **st_env)))
     elif a.gunicorn:
-        print("no %s: run `make ref-venv` for the gunicorn baseline" % a.gunicorn, flush=True)
+        print("no %s: run `make ref-venv` for the gunicorn baselines" % a.gunicorn, flush=True)
     results = []
     for name, cmd, ready, senv in servers:
         with tempfile.NamedTemporaryFile(prefix="bench-http-", suffix=".log", delete=False) as log:
             srv = Server(cmd, senv, log, ready)
             try:
-                load(srv.port, srv.proc.pid, texts[:a.batch * 2], 1, a.batch, a.timeout)  # warm the connection path
+                # warm every worker and the connection path
+                load(srv.port, srv.proc.pid, texts[:a.batch * 2 * a.workers], a.workers, a.batch, a.timeout)
                 for c in [int(x) for x in a.clients.split(",")]:
                     r = load(srv.port, srv.proc.pid, texts, c, a.batch, a.timeout)
                     r["name"] = name
@@ -213,10 +236,9 @@ def main():
 
     L = [SECTION, "",
          "`make bench-http` (scripts/bench/bench_http.py: %d texts per level, %d texts per `POST /embed`, keep-alive "
-         "clients over loopback; `flinkfn serve` fp32 all-MiniLM-L6-v2 with its defaults: 16 requests in the "
-         "batcher, 32-row batches of at most 1,024 tokens). %s; load average %.1f before, %.1f after "
-         "(2 cores shared with other work: absolute numbers are low and noisy, the ratios are the point)." % (
-             a.rows, a.batch, datetime.date.today().isoformat(), load_before[0], load_after[0]), "",
+         "clients over loopback; `flinkfn serve` all-MiniLM-L6-v2 with its defaults: 16 requests in the "
+         "batcher, 32-row batches of at most 1,024 tokens). %s; %d cores; load average %.1f before, %.1f after." % (
+             a.rows, a.batch, datetime.date.today().isoformat(), os.cpu_count(), load_before[0], load_after[0]), "",
          "| server | clients | rows/s | vs `flinkfn embed` | p50 | p99 | peak RSS (all processes) | peak PSS | errors |",
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
          "| `flinkfn embed` alone (stdin, model load included) | – | %.1f | 100 %% | – | – | %.0f MiB | – | 0 |" % (
@@ -225,6 +247,18 @@ def main():
         L.append("| %s | %d | %.1f | %.0f %% | %.0f ms | %.0f ms | %.0f MiB | %.0f MiB | %d |" % (
             r["name"], r["clients"], r["rows_s"], 100 * r["rows_s"] / alone["rows_s"], r["p50_ms"], r["p99_ms"],
             r["rss_mib"], r["pss_mib"], len(r["errors"])))
+    L += ["", "Side by side at each level (rows/s: `flinkfn serve` ÷ gunicorn; memory: `flinkfn serve`'s peak ÷ "
+          "gunicorn's, RSS summed over its processes / PSS):", "",
+          "| `flinkfn serve` | gunicorn baseline | clients | × rows/s | RSS share | PSS share |",
+          "|---|---|---:|---:|---:|---:|"]
+    ours = [r for r in results if r["name"].startswith("`flinkfn serve`")]
+    theirs = [r for r in results if not r["name"].startswith("`flinkfn serve`")]
+    for o in ours:
+        for t in theirs:
+            if t["clients"] == o["clients"] and t["rows_s"] > 0:
+                L.append("| %s | %s | %d | %.2f× | %.0f %% | %.0f %% |" % (
+                    o["name"], t["name"].split(", ", 1)[1], o["clients"], o["rows_s"] / t["rows_s"],
+                    100 * o["rss_mib"] / t["rss_mib"], 100 * o["pss_mib"] / t["pss_mib"]))
     text = "\n".join(L) + "\n"
     print(text)
     if not a.no_write:

