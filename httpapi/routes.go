@@ -62,7 +62,7 @@ func (s *Server) embedTEI(w http.ResponseWriter, r *http.Request, ri *reqInfo) *
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendFloats(b, v)
+		b = AppendFloats(b, v)
 	}
 	b = append(b, "]\n"...)
 	writeBytes(w, http.StatusOK, b)
@@ -138,7 +138,7 @@ func (s *Server) embedOpenAI(w http.ResponseWriter, r *http.Request, ri *reqInfo
 			b = base64.StdEncoding.AppendEncode(b, raw)
 			b = append(b, '"')
 		} else {
-			b = appendFloats(b, v)
+			b = AppendFloats(b, v)
 		}
 		b = append(b, '}')
 	}
@@ -153,9 +153,10 @@ func (s *Server) embedOpenAI(w http.ResponseWriter, r *http.Request, ri *reqInfo
 	return nil
 }
 
-// appendFloats writes v as a JSON array, each float32 in its shortest text
-// that reads back to the same float32.
-func appendFloats(b []byte, v []float32) []byte {
+// AppendFloats writes v as a JSON array, each float32 in its shortest text
+// that reads back to the same float32 (the API's vectors; `flinkfn embed`'s
+// output lines too).
+func AppendFloats(b []byte, v []float32) []byte {
 	b = append(b, '[')
 	for i, x := range v {
 		if i > 0 {

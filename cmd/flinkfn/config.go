@@ -177,8 +177,6 @@ type shownValue struct {
 	Flink  string `json:"flink_key,omitempty"`
 }
 
-var errHelp = flag.ErrHelp
-
 // settings is the table of every setting (a new slice each call: the
 // table is not shared state).
 func settings() []setting {
@@ -666,21 +664,37 @@ func confDirExists(name, v string) bool {
 	return err == nil
 }
 
+// parseArgs parses a command's flags: --help is flag.ErrHelp (run ends
+// with status 0 on it), a bad flag exit status 2 (the flag package has
+// printed why and the usage), and a positional argument exit status 2 naming
+// it, with hint in parentheses when there is one.
+func parseArgs(fs *flag.FlagSet, args []string, hint string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		msg := fmt.Sprintf("flinkfn %s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		if hint != "" {
+			msg += " (" + hint + ")"
+		}
+		return exitError{code: 2, msg: msg}
+	}
+	return nil
+}
+
 // parseConfigFlags parses a command's flags into its configuration.
-// usage is printed for --help and after a bad flag.
-func parseConfigFlags(command string, args []string, getenv func(string) string, stderr io.Writer, usage string) (*config, *flag.FlagSet, error) {
+// usage is printed for --help and after a bad flag; hint follows the
+// message of a positional argument.
+func parseConfigFlags(command string, args []string, getenv func(string) string, stderr io.Writer, usage, hint string) (*config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cf := addConfigFlags(fs, command)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, fs, errHelp
-		}
-		return nil, fs, exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return nil, fs, exitError{code: 2, msg: fmt.Sprintf("flinkfn %s: unexpected argument %q", command, fs.Arg(0))}
+	if err := parseArgs(fs, args, hint); err != nil {
+		return nil, fs, err
 	}
 	c, err := loadConfig(command, cf, getenv)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,14 +57,8 @@ func runConfig(args []string, getenv func(string) string, stdout, stderr io.Writ
 		cf = addConfigFlags(fs, command)
 	}
 	fs.BoolVar(&asJSON, "json", asJSON, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn config: unexpected argument %q", fs.Arg(0))}
+	if err := parseArgs(fs, args, ""); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(command, cf, getenv)
 	if err != nil {

@@ -3,13 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 
+	"github.com/flinkfn/flinkfn/httpapi"
 	"github.com/flinkfn/flinkfn/inference"
 	"github.com/flinkfn/flinkfn/inference/batcher"
 	"github.com/flinkfn/flinkfn/inference/embedder"
@@ -49,16 +47,8 @@ func gpuFraction(c *config) float64 {
 
 // runEmbed is `flinkfn embed`.
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfigFlags(cmdEmbed, args, getenv, stderr, embedUsage)
+	cfg, _, err := parseConfigFlags(cmdEmbed, args, getenv, stderr, embedUsage, "texts come on stdin")
 	if err != nil {
-		if errors.Is(err, errHelp) {
-			return nil
-		}
-		var ee exitError
-		if errors.As(err, &ee) && strings.Contains(ee.msg, "unexpected argument") {
-			ee.msg += " (texts come on stdin)"
-			return ee
-		}
 		return err
 	}
 	if len(cfg.Models) > 1 {
@@ -94,7 +84,7 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		for _, v := range vecs {
-			buf = appendJSONFloats(buf[:0], v)
+			buf = httpapi.AppendFloats(buf[:0], v)
 			buf = append(buf, '\n')
 			if _, err := out.Write(buf); err != nil {
 				return fmt.Errorf("write stdout: %w", err)
@@ -132,19 +122,6 @@ func runEmbed(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("lines up to %d: %w", line, err)
 	}
 	return out.Flush()
-}
-
-// appendJSONFloats writes v as a JSON array, each float32 in its shortest
-// text that reads back to the same float32.
-func appendJSONFloats(b []byte, v []float32) []byte {
-	b = append(b, '[')
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
-	}
-	return append(b, ']')
 }
 
 // quietLogger logs warnings and errors as text to w (the model's load line

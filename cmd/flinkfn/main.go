@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -104,7 +105,16 @@ Usage:
 Use it by setting Flink's python.executable to the absolute path of this binary.
 `
 
+// run runs the command args name. A --help that printed a command's usage
+// ends it with no error (exit status 0).
 func run(ctx context.Context, args []string, env procEnv, stdout, stderr io.Writer) error {
+	if err := dispatch(ctx, args, env, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(ctx context.Context, args []string, env procEnv, stdout, stderr io.Writer) error {
 	getenv := env.getenv
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)

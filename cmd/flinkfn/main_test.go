@@ -180,3 +180,50 @@ func TestFunctionsListsBuiltins(t *testing.T) {
 func runWorkerWithTimeout(ctx context.Context, args []string, env procEnv, stderr *bytes.Buffer) error {
 	return runWorkerTimeout(ctx, args, env, stderr, 2*time.Second)
 }
+
+// TestSubcommandArguments: --help prints the command's usage and ends with
+// no error; a bad flag or a positional argument is exit status 2, the latter
+// naming the argument (and where texts come from, for the stdin commands).
+func TestSubcommandArguments(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		code   int    // 0: no error
+		msg    string // in the exit message
+		stderr string // in what was printed
+	}{
+		{args: []string{"serve", "--help"}, stderr: "Usage: flinkfn serve"},
+		{args: []string{"pool", "-h"}, stderr: "Usage: flinkfn pool"},
+		{args: []string{"embed", "--help"}, stderr: "Usage: flinkfn embed"},
+		{args: []string{"config", "--help"}, stderr: "flinkfn config"},
+		{args: []string{"models", "--help"}, stderr: "flinkfn models"},
+		{args: []string{"tokenize", "--help"}, stderr: "flinkfn tokenize"},
+		{args: []string{"serve", "--no-such-flag"}, code: 2, stderr: "flag provided but not defined: -no-such-flag"},
+		{args: []string{"models", "--no-such-flag"}, code: 2, stderr: "flag provided but not defined: -no-such-flag"},
+		{args: []string{"serve", "extra"}, code: 2, msg: `flinkfn serve: unexpected argument "extra"`},
+		{args: []string{"embed", "texts.txt"}, code: 2, msg: `flinkfn embed: unexpected argument "texts.txt" (texts come on stdin)`},
+		{args: []string{"tokenize", "a text"}, code: 2, msg: `flinkfn tokenize: unexpected argument "a text" (texts come on stdin)`},
+		{args: []string{"config", "pool", "extra"}, code: 2, msg: `flinkfn config: unexpected argument "extra"`},
+		{args: []string{"models", "extra"}, code: 2, msg: `flinkfn models: unexpected argument "extra"`},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), c.args, noEnv, &stdout, &stderr)
+			if c.code == 0 {
+				if err != nil {
+					t.Fatalf("err = %v, want none", err)
+				}
+			} else {
+				var ee exitError
+				if !errors.As(err, &ee) || ee.code != c.code {
+					t.Fatalf("err = %v, want exit status %d", err, c.code)
+				}
+				if !strings.Contains(ee.msg, c.msg) {
+					t.Fatalf("message %q does not say %q", ee.msg, c.msg)
+				}
+			}
+			if !strings.Contains(stderr.String()+stdout.String(), c.stderr) {
+				t.Fatalf("output does not say %q:\n%s%s", c.stderr, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

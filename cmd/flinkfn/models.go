@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,14 +59,8 @@ func runModels(ctx context.Context, args []string, getenv func(string) string, s
 	fs.Usage = func() { fmt.Fprint(stderr, modelsUsage) }
 	measure := fs.Bool("measure", false, "measure each model's footprint")
 	asJSON := fs.Bool("json", false, "JSON lines")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn models: unexpected argument %q", fs.Arg(0))}
+	if err := parseArgs(fs, args, ""); err != nil {
+		return err
 	}
 	roots := inference.ModelRoots(cfg.Locations, inference.Executable())
 	infos := installedModels(roots)
@@ -194,14 +187,8 @@ func runTokenize(args []string, getenv func(string) string, stdin io.Reader, std
 	fs.Usage = func() { fmt.Fprint(stderr, tokenizeUsage) }
 	model := fs.String("model", "", "model name or folder")
 	maxLen := fs.Int("max-len", 0, "maximum tokens")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return exitError{code: 2}
-	}
-	if fs.NArg() > 0 {
-		return exitError{code: 2, msg: fmt.Sprintf("flinkfn tokenize: unexpected argument %q (texts come on stdin)", fs.Arg(0))}
+	if err := parseArgs(fs, args, "texts come on stdin"); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(cmdTools, nil, getenv)
 	if err != nil {

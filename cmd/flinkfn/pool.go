@@ -63,9 +63,6 @@ func runPool(ctx context.Context, args []string, getenv func(string) string, std
 		return 0
 	})
 	if err != nil {
-		if errors.Is(err, errHelp) {
-			return nil
-		}
 		return err
 	}
 	defer svc.models.Close()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -130,7 +129,7 @@ func (s *service) fail(err error) error {
 // builds the parts pool and serve share; bufferInUse feeds /metrics. The
 // caller closes models.
 func startService(command string, args []string, getenv func(string) string, stderr io.Writer, usage string, bufferInUse func() int64) (*service, error) {
-	cfg, _, err := parseConfigFlags(command, args, getenv, stderr, usage)
+	cfg, _, err := parseConfigFlags(command, args, getenv, stderr, usage, "")
 	if err != nil {
 		return nil, err
 	}
@@ -161,9 +160,6 @@ func startService(command string, args []string, getenv func(string) string, std
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	svc, err := startService(cmdServe, args, getenv, stderr, serveUsage, func() int64 { return 0 })
 	if err != nil {
-		if errors.Is(err, errHelp) {
-			return nil
-		}
 		return err
 	}
 	defer svc.models.Close()
