@@ -15,6 +15,7 @@ import org.apache.flink.util.CloseableIterator;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -22,6 +23,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** Shared set-up: the binary under test, the MiniCluster and table environments wired to it. */
 public final class Flinkfn {
@@ -136,6 +141,19 @@ public final class Flinkfn {
             throw new RuntimeException(e);
         }
         return rows;
+    }
+
+    /** Collects all rows; cancels the job and fails when it takes longer than {@code timeout}. */
+    public static List<Row> collectWithin(TableResult res, Duration timeout) throws Exception {
+        CompletableFuture<List<Row>> f = CompletableFuture.supplyAsync(() -> collect(res));
+        try {
+            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            res.getJobClient().ifPresent(c -> c.cancel());
+            throw new AssertionError("job did not finish within " + timeout, e);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception x ? x : e;
+        }
     }
 
     /** All messages of a throwable, its causes and suppressed exceptions, one per line. */

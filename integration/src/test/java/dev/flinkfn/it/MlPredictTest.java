@@ -23,10 +23,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 import static org.apache.flink.table.api.DataTypes.FIELD;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -134,7 +130,7 @@ class MlPredictTest {
         tEnv.executeSql(createModel("emb", KEY));
         String sql = "SELECT k, embedding FROM ML_PREDICT(TABLE texts, MODEL emb, DESCRIPTOR(text))";
         long t0 = System.nanoTime();
-        List<Row> rows = collectWithin(tEnv.executeSql(sql), Duration.ofSeconds(180));
+        List<Row> rows = Flinkfn.collectWithin(tEnv.executeSql(sql), Duration.ofSeconds(180));
         long ms = (System.nanoTime() - t0) / 1_000_000;
         Map<String, Float[]> got = byKey(rows);
         Map<String, Double> after = pool.metrics();
@@ -235,7 +231,7 @@ class MlPredictTest {
         StreamTableEnvironment tEnv = EmbeddingsTest.registerAll(job.tEnv());
         tEnv.createTemporaryView("ah", tEnv.fromDataStream(job.env().fromData(ahRows, ExternalTypeInfo.of(ah))));
         tEnv.createTemporaryView("txn", tEnv.fromDataStream(job.env().fromData(txnRows, ExternalTypeInfo.of(txn))));
-        return byKey(collectWithin(tEnv.executeSql(
+        return byKey(Flinkfn.collectWithin(tEnv.executeSql(
                 "SELECT k, " + PoolTest.AH_CALL + " FROM ah UNION ALL SELECT k, " + PoolTest.TXN_CALL + " FROM txn"),
                 Duration.ofSeconds(180)));
     }
@@ -246,18 +242,5 @@ class MlPredictTest {
             assertThat(m.put((String) r.getField(0), (Float[]) r.getField(1))).as("duplicate key %s", r.getField(0)).isNull();
         }
         return m;
-    }
-
-    /** Collects all rows; cancels the job and fails when it takes longer than {@code timeout}. */
-    static List<Row> collectWithin(TableResult res, Duration timeout) throws Exception {
-        CompletableFuture<List<Row>> f = CompletableFuture.supplyAsync(() -> Flinkfn.collect(res));
-        try {
-            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            res.getJobClient().ifPresent(c -> c.cancel());
-            throw new AssertionError("job did not finish within " + timeout, e);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof Exception x ? x : e;
-        }
     }
 }

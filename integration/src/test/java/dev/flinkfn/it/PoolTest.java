@@ -51,7 +51,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -195,7 +194,7 @@ class PoolTest {
             StreamTableEnvironment tEnv = goldenSources(streamJob(Map.of(Pool.ADDRESS_OPTION, pool.address())));
             TableResult res = tEnv.executeSql(sql);
             poolJob = res.getJobClient().orElseThrow().getJobID();
-            viaPool = byKey(collectWithin(res, Duration.ofSeconds(120)));
+            viaPool = byKey(Flinkfn.collectWithin(res, Duration.ofSeconds(120)));
         } finally {
             watch.close();
         }
@@ -221,7 +220,7 @@ class PoolTest {
         t0 = System.nanoTime();
         StreamTableEnvironment tEnv = goldenSources(streamJob(Map.of()));
         TableResult processRes = tEnv.executeSql(sql);
-        Map<String, Float[]> process = byKey(collectWithin(processRes, Duration.ofSeconds(180)));
+        Map<String, Float[]> process = byKey(Flinkfn.collectWithin(processRes, Duration.ofSeconds(180)));
         long processMs = (System.nanoTime() - t0) / 1_000_000;
         pythonVertices(rest, processRes.getJobClient().orElseThrow().getJobID(), 2);
         assertThat(pool.metric(STARTED)).as("PROCESS mode must not use the pool").isEqualTo(after.get(STARTED));
@@ -315,7 +314,7 @@ class PoolTest {
             Throwable err = null;
             long t0 = System.nanoTime();
             try {
-                collectWithin(tEnv.executeSql("SELECT account_id, " + AH_CALL + " FROM ah"), Duration.ofSeconds(150));
+                Flinkfn.collectWithin(tEnv.executeSql("SELECT account_id, " + AH_CALL + " FROM ah"), Duration.ofSeconds(150));
             } catch (Throwable e) {
                 err = e;
             }
@@ -494,7 +493,7 @@ class PoolTest {
         view(job, "ah", src, AH);
         TableResult res = tEnv.executeSql("SELECT account_id, " + AH_CALL + " FROM ah");
         JobID id = res.getJobClient().orElseThrow().getJobID();
-        List<Row> rows = collectWithin(res, Duration.ofSeconds(120));
+        List<Row> rows = Flinkfn.collectWithin(res, Duration.ofSeconds(120));
         assertThat(rows).hasSize(src.size());
         long nonNull = rows.stream().filter(r -> r.getField(1) != null).count();
         assertThat(nonNull).isEqualTo(AH_ROWS_IN.size());
@@ -602,7 +601,7 @@ class PoolTest {
             view(job, "docs", docs, DataTypes.ROW(FIELD("doc_id", DataTypes.STRING()), FIELD("text", DataTypes.STRING())).notNull());
             TableResult res = tEnv.executeSql("SELECT account_id AS k, " + AH_CALL + " AS v FROM ah UNION ALL "
                     + "SELECT doc_id AS k, doc_embed(text) AS v FROM docs");
-            Map<String, Float[]> got = byKey(collectWithin(res, Duration.ofSeconds(180)));
+            Map<String, Float[]> got = byKey(Flinkfn.collectWithin(res, Duration.ofSeconds(180)));
             Map<String, Double> m = two.metrics();
             System.out.println("twoModelsOnePool: " + got.size() + " rows; /metrics:\n" + Pool.lines(m, PRINTED));
             assertThat(m.get("flinkfn_model_loads_total{model=\"all-MiniLM-L6-v2\",variant=\"fp32\"}")).isEqualTo(1.0);
@@ -685,19 +684,6 @@ class PoolTest {
             Float[] v = got.get(e.getKey());
             assertThat(v).as("key %s", e.getKey()).hasSize(384);
             assertThat(EmbeddingsTest.cosine(e.getValue(), v)).as("cosine of %s", e.getKey()).isGreaterThanOrEqualTo(MIN_COSINE);
-        }
-    }
-
-    /** Collects all rows; cancels the job and fails when it takes longer than {@code timeout}. */
-    static List<Row> collectWithin(TableResult res, Duration timeout) throws Exception {
-        CompletableFuture<List<Row>> f = CompletableFuture.supplyAsync(() -> Flinkfn.collect(res));
-        try {
-            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            res.getJobClient().ifPresent(c -> c.cancel());
-            throw new AssertionError("job did not finish within " + timeout, e);
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof Exception x ? x : e;
         }
     }
 
