@@ -7,7 +7,7 @@ MVN   := mvn -B -ntp -f integration/pom.xml
 FUZZTIME ?= 5m
 
 .PHONY: all setup build soak test test-proto test-go test-memory test-http-clients test-tokenizer test-flinkconf test-integration test-integration-1.20 test-pyflink test-pyflink-1.20 demo \
-        bench-harness bench bench-http bench-footprint bench-pandas bench-models ref-venv fuzz proto vet \
+        bench-harness bench bench-http bench-footprint bench-pandas bench-models bench-ort ref-venv fuzz proto vet \
         setup-gpu test-gpu-errors test-gpu bench-gpu
 
 all: build
@@ -120,6 +120,13 @@ bench-footprint: setup build
 # reserved footprint); writes the "Model variants" section of BENCHMARKS.md.
 bench-models: setup build
 	.cache/venv/bin/python scripts/bench/bench_models.py $(BENCH_ARGS)
+
+# fp32 ONNX Runtime's own rows/s on the golden texts, three ways (one session
+# of N threads as flinkfn runs it, N one-thread sessions side by side, the
+# model fused offline by ORT's transformer optimizer): the ceiling behind
+# bench-http's rows (in .cache/quant-venv; prints, writes nothing).
+bench-ort: setup
+	.cache/venv/bin/python scripts/bench/bench_ort.py $(BENCH_ARGS)
 
 # The demo's embedding job with the functions declared pandas-style on the
 # stock worker (batched sentence-transformers, .cache/ref-venv) and on

@@ -1,7 +1,8 @@
 """Embedding API under load: `flinkfn serve` at 1/16/64 concurrent clients,
 side by side with `flinkfn embed` alone on the same texts and with a
 gunicorn + sentence-transformers API (scripts/bench/st_api.py, preloaded model, the
-users' own kind of service; needs `make ref-venv`).
+users' own kind of service; needs `make ref-venv`) run twice: with seed 002's
+settings and tuned (BASELINES).
 
     make bench-http                 (writes the "HTTP API" section of BENCHMARKS.md)
     python3 scripts/bench/bench_http.py --no-write --rows 512
@@ -42,9 +43,9 @@ SECTION = "## HTTP API"
 # vCPU, 2 torch threads, at most 4 texts per encode batch, gc after every
 # request, workers restarted after 50 requests, a 120 s timeout, the worker
 # heartbeat in /dev/shm; no warm-up in the master (with 2 torch threads it
-# makes the forked workers hang: st_api.py's ST_WARM). Tuned: the fastest settings found here for the same
-# service (a torch thread per core across the workers, batches of 32, no
-# forced gc, no restarts).
+# makes the forked workers hang: st_api.py's ST_WARM). Tuned: the fastest
+# settings found here for the same service (a torch thread per core across
+# the workers, batches of 32, no forced gc, no restarts).
 BASELINES = [
     ("gunicorn + sentence-transformers, seed 002's settings (`-w %d`)",
      {"ST_THREADS": "2", "ST_BATCH": "4", "ST_GC": "1", "ST_WARM": "0"},
