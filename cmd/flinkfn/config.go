@@ -688,17 +688,17 @@ func parseArgs(fs *flag.FlagSet, args []string, hint string) error {
 // parseConfigFlags parses a command's flags into its configuration.
 // usage is printed for --help and after a bad flag; hint follows the
 // message of a positional argument.
-func parseConfigFlags(command string, args []string, getenv func(string) string, stderr io.Writer, usage, hint string) (*config, *flag.FlagSet, error) {
+func parseConfigFlags(command string, args []string, getenv func(string) string, stderr io.Writer, usage, hint string) (*config, error) {
 	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cf := addConfigFlags(fs, command)
 	if err := parseArgs(fs, args, hint); err != nil {
-		return nil, fs, err
+		return nil, err
 	}
 	c, err := loadConfig(command, cf, getenv)
 	if err != nil {
-		return nil, fs, exitError{code: 2, msg: fmt.Sprintf("flinkfn %s: %v", command, err)}
+		return nil, exitError{code: 2, msg: fmt.Sprintf("flinkfn %s: %v", command, err)}
 	}
-	return c, fs, nil
+	return c, nil
 }

@@ -47,7 +47,7 @@ func gpuFraction(c *config) float64 {
 
 // runEmbed is `flinkfn embed`.
 func runEmbed(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfigFlags(cmdEmbed, args, getenv, stderr, embedUsage, "texts come on stdin")
+	cfg, err := parseConfigFlags(cmdEmbed, args, getenv, stderr, embedUsage, "texts come on stdin")
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func (s *service) fail(err error) error {
 // builds the parts pool and serve share; bufferInUse feeds /metrics. The
 // caller closes models.
 func startService(command string, args []string, getenv func(string) string, stderr io.Writer, usage string, bufferInUse func() int64) (*service, error) {
-	cfg, _, err := parseConfigFlags(command, args, getenv, stderr, usage, "")
+	cfg, err := parseConfigFlags(command, args, getenv, stderr, usage, "")
 	if err != nil {
 		return nil, err
 	}

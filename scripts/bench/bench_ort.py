@@ -7,9 +7,10 @@ ceiling behind `make bench-http`'s `flinkfn serve` rows.
 Runs all-MiniLM-L6-v2's model.onnx (from .cache/models) with ONNX Runtime's
 own Python API, in .cache/quant-venv (scripts/setup/quant/requirements.txt:
 onnxruntime 1.24.1, the version flinkfn links), on the golden texts' token ids
-(inference/testdata/golden-minilm.jsonl.gz, `--copies` times), cut into the
-batches flinkfn's batcher forms by default: sorted by length, at most 32 rows
-and 1,024 padded tokens. Three ways, interleaved round by round:
+(inference/testdata/golden-minilm.jsonl.gz, `--copies` times), cut into
+batches within the batcher's default limits, as it forms them when all texts
+are queued at once: sorted by length, at most 32 rows and 1,024 padded
+tokens. Three ways, interleaved round by round:
 
   one session, N threads      what flinkfn does (N = the cores)
   N sessions, 1 thread each   batches run side by side, one per core
